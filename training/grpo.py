@@ -1,0 +1,1001 @@
+#!/usr/bin/env python
+"""GRPO that teaches a vision-language model to be proactive, with the ProactiveBench envs as the reward.
+
+Launch commands (run from the repository root):
+
+    # The paper's recipe on one GPU: Qwen2.5-VL-3B, r_p = 0.75, trained on QuickDraw + COCO,
+    # evaluated before and after on the five other scenarios (held out) and on the two training ones.
+    python training/grpo.py --model Qwen/Qwen2.5-VL-3B-Instruct --train-envs QuickDraw,COCO \
+        --eval-envs ROD,VSOD,MVP-N,ImageNet-C,ChangeIt --reward-suggestion 0.75 --out runs/grpo-qwen3b
+
+    # Several GPUs with DeepSpeed ZeRO-3 (the paper's setting; the same flags as above).
+    accelerate launch --config_file training/configs/zero3.yaml training/grpo.py \
+        --model Qwen/Qwen2.5-VL-3B-Instruct --reward-suggestion 0.75 --out runs/grpo-qwen3b
+
+    # Multi-turn recipe for tool-calling VLMs (Qwen3-VL ...): tools = interventions, answer, abstain.
+    python training/grpo.py --recipe multi-turn --model Qwen/Qwen3-VL-2B-Instruct --out runs/grpo-mt
+
+    # A tiny VLM built offline, synthetic data, a laptop CPU, under 15 minutes.
+    python training/grpo.py --preset cpu-demo
+
+How it works, in the order main() runs it:
+
+1. Check the arguments (scenario names, extras, the model's architecture, tool calling for multi-turn)
+   before anything heavy loads.
+2. Training rows = env states of the training scenarios: for every sampled episode, the states after the
+   first k useful suggestions for a few k, so prompts mix ambiguous first frames and clear last frames.
+   Each row carries the prompt exactly as the env renders it (``proactive_gym.protocol.to_messages``)
+   plus what is needed to rebuild that state: scenario, sample_id, the replies so far (JSON), seed.
+3. The reward replays every sampled reply through the env's own scorer: rebuild the state with
+   ``env.reset(options={"sample_id": i, "replies": prefix})``, ``env.step(reply)``, return the reward
+   (1 correct category, ``--reward-suggestion`` for a useful suggestion, 0 otherwise), so training and
+   evaluation can never disagree on what "correct" means.
+4. (Optional, the CPU demo uses it) a short supervised format warm-up on the training scenarios' states
+   with targets drawn uniformly among the shown options: a random model then emits parsable replies, but
+   learns nothing about which reply is right, so GRPO still has everything to learn.
+5. Evaluation with the project's harness (``hf:`` agent) before and after training on ``--eval-envs``
+   (held out) and on the training scenarios' test split (in domain); one before/after table is written
+   next to the LoRA adapter and the full config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib.util
+import json
+import logging
+import math
+import sys
+import time
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger("proactive_gym.training.grpo")
+
+SCENARIO_ORDER = ("ROD", "VSOD", "MVP-N", "ImageNet-C", "QuickDraw", "ChangeIt", "COCO")
+RECIPES = ("single-turn", "multi-turn")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Arguments
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _arg(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class Args:
+    """Every knob of a run. Defaults are the paper's recipe (SPEC section 6); each field is a flag."""
+
+    # What to train
+    preset: str | None = _arg(None, "Named bundle of defaults: 'cpu-demo' (tiny model, synthetic data, CPU). "
+                                    "Flags given explicitly still win.")
+    model: str = _arg("Qwen/Qwen2.5-VL-3B-Instruct",
+                      "Hugging Face id or local path of the VLM to train; 'tiny' builds the offline tiny Qwen3-VL.")
+    recipe: str = _arg("single-turn", "'single-turn' (the paper: one reply per env state, any VLM) or "
+                                      "'multi-turn' (tool calls through a whole episode; tool-calling VLMs).")
+    train_envs: str = _arg("QuickDraw,COCO", "Comma-separated scenarios whose train split gives the prompts.")
+    eval_envs: str = _arg("held-out", "Scenarios evaluated before and after: a comma list, 'held-out' (every "
+                                      "scenario not trained on), 'all', or 'none'.")
+    eval_in_domain: bool = _arg(True, "Also evaluate the training scenarios (their eval split), marked in-domain.")
+
+    # Data
+    data: str = _arg("synthetic", "Episode source: 'synthetic' (built-in, generated on first use), "
+                                  "'released' (the authors' files under --data-root) or 'auto'.")
+    data_root: str | None = _arg(None, "Released-format data root; the train split is <data-root>/<train-split>/.")
+    train_split: str = _arg("train", "Split the training prompts come from.")
+    eval_split: str = _arg("test", "Split the before/after evaluation runs on.")
+    max_train_samples: int | None = _arg(None, "Episodes sampled per training scenario (seeded); all if unset.")
+    states_per_sample: int = _arg(3, "States taken per episode along its useful-suggestion path: always the "
+                                     "first (ambiguous) and the last (clear) frame, the rest evenly spaced.")
+
+    # Reward (SPEC section 6: 1 correct, r_p useful suggestion, 0 otherwise)
+    reward_correct: float = _arg(1.0, "Reward for the correct category.")
+    reward_suggestion: float = _arg(0.5, "r_p: reward for a useful suggestion (paper: 0.5, 0.75 or 1.0).")
+
+    # GRPO (TRL GRPOConfig)
+    num_generations: int = _arg(8, "Completions sampled per prompt (the GRPO group size).")
+    learning_rate: float = _arg(2e-5, "AdamW learning rate.")
+    lr_scheduler_type: str = _arg("cosine", "Learning-rate schedule (any transformers scheduler name).")
+    warmup_steps: float = _arg(0.0, "Linear learning-rate warm-up: steps (>= 1) or a fraction of all steps (< 1).")
+    weight_decay: float = _arg(0.0, "AdamW weight decay.")
+    num_train_epochs: float = _arg(1.0, "Epochs over the training rows (ignored when --max-steps > 0).")
+    max_steps: int = _arg(-1, "Optimizer steps; -1 = derived from --num-train-epochs.")
+    per_device_train_batch_size: int = _arg(8, "Completions per device per micro-batch (a multiple of the "
+                                               "group size once multiplied by --gradient-accumulation-steps).")
+    gradient_accumulation_steps: int = _arg(8, "Micro-batches per optimizer step. Paper: batch 512 = 8 GPUs x 8 "
+                                               "x 8 completions.")
+    beta: float = _arg(0.0, "KL coefficient against the initial policy (0 = no reference model).")
+    temperature: float = _arg(1.0, "Sampling temperature of the rollouts.")
+    max_completion_length: int | None = _arg(None, "Tokens per completion; unset = 32 single-turn, 1024 "
+                                                   "multi-turn (the whole episode, image tokens included).")
+    max_tool_calls: int | None = _arg(None, "Multi-turn: tool calls per episode; unset = no extra cap (the env "
+                                            "ends the episode at the scenario's turn limit).")
+    # LoRA (PEFT), the paper's defaults
+    use_lora: bool = _arg(True, "Train a LoRA adapter (False = all parameters).")
+    lora_r: int = _arg(16, "LoRA rank.")
+    lora_alpha: int = _arg(16, "LoRA alpha.")
+    lora_dropout: float = _arg(0.1, "LoRA dropout.")
+    lora_target_modules: str = _arg("q_proj,k_proj", "Comma-separated module names LoRA adapts.")
+
+    # Format warm-up (supervised, before GRPO; off for real models)
+    sft_steps: int = _arg(0, "Supervised warm-up steps on the training scenarios (0 = none).")
+    sft_learning_rate: float = _arg(3e-3, "Warm-up learning rate (all parameters).")
+    sft_batch_size: int = _arg(16, "Warm-up batch size.")
+
+    # Evaluation (the project's harness with the hf: agent)
+    eval_max_episodes: int | None = _arg(None, "Episodes per scenario in the before/after evaluation; all if unset.")
+    eval_batch_size: int = _arg(16, "Episodes the hf: agent answers per batch.")
+    eval_max_new_tokens: int = _arg(50, "Tokens the hf: agent generates per reply.")
+    skip_eval: bool = _arg(False, "Skip the before/after evaluation.")
+
+    # Infrastructure
+    out: str = _arg("runs/grpo", "Output directory: adapter/, before_after.md/json, config.json, logs.")
+    seed: int = _arg(0, "Seed of the data sampling, the warm-up, TRL and the evaluation.")
+    report_to: str = _arg("tensorboard", "TRL/transformers loggers: 'tensorboard', 'wandb', 'none', ...")
+    logging_steps: int = _arg(1, "Log every N optimizer steps.")
+    save_steps: int = _arg(500, "Checkpoint every N steps.")
+    bf16: str = _arg("auto", "'auto' (bf16 on a GPU that supports it), 'true' or 'false'.")
+    gradient_checkpointing: bool = _arg(False, "Trade compute for memory (needed for 7B models on 80 GB).")
+    use_vllm: bool = _arg(False, "Generate rollouts with vLLM (pip install 'trl[vllm]').")
+    vllm_mode: str = _arg("colocate", "'colocate' (vLLM inside the training processes) or 'server' "
+                                      "(a separate `trl vllm-serve` process).")
+    vllm_gpu_memory_utilization: float = _arg(0.3, "Colocate mode: fraction of GPU memory vLLM may take.")
+    vllm_server_base_url: str | None = _arg(None, "Server mode: base URL of `trl vllm-serve` "
+                                                  "(default http://localhost:8000).")
+
+    def train_scenarios(self) -> list[str]:
+        """The training scenarios as short names."""
+        return _scenario_list(self.train_envs)
+
+    def eval_scenarios(self) -> list[str]:
+        """The held-out (or explicitly named) evaluation scenarios, without the training ones."""
+        spec = self.eval_envs.strip().lower()
+        if spec == "none":
+            return []
+        if spec == "held-out":
+            return [s for s in SCENARIO_ORDER if s not in self.train_scenarios()]
+        return [s for s in _scenario_list(self.eval_envs) if s not in self.train_scenarios()]
+
+    def completion_length(self) -> int:
+        """Tokens per completion, the recipe's default when unset."""
+        if self.max_completion_length is not None:
+            return self.max_completion_length
+        return 32 if self.recipe == "single-turn" else 1024
+
+
+#: Named bundles of defaults. ``cpu-demo``: the tiny offline VLM on synthetic QuickDraw + COCO, sized to
+#: finish in well under 15 minutes on a 2-core CPU (README.md gives the measured figures).
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    "cpu-demo": {
+        "model": "tiny",
+        "out": "runs/cpu-demo",
+        "max_train_samples": 64,
+        "states_per_sample": 3,
+        "sft_steps": 300,
+        "num_generations": 8,
+        "per_device_train_batch_size": 32,
+        "gradient_accumulation_steps": 1,
+        "learning_rate": 3e-3,
+        "max_steps": 150,
+        "max_completion_length": 16,
+        "eval_max_episodes": 40,
+        "eval_max_new_tokens": 16,
+        "eval_batch_size": 40,
+        "save_steps": 1000,
+    },
+}
+
+
+def _scenario_list(spec: str) -> list[str]:
+    from proactive_gym.scenarios import parse_scenarios
+
+    names = parse_scenarios(spec)
+    if not names:
+        raise ValueError(f"no scenario in {spec!r}; give a comma-separated list such as 'QuickDraw,COCO'")
+    return names
+
+
+def _field_type(name: str) -> type:
+    hint = typing.get_type_hints(Args)[name]
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return args[0] if args else hint
+
+
+def _parse_bool(text: str) -> bool:
+    low = text.strip().lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line parser: one ``--flag`` per :class:`Args` field, with its documentation."""
+    parser = argparse.ArgumentParser(
+        prog="training/grpo.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    for f in dataclasses.fields(Args):
+        flag = "--" + f.name.replace("_", "-")
+        kind = _field_type(f.name)
+        help_text = f"{f.metadata['help']} (default: {f.default})"
+        if kind is bool:
+            parser.add_argument(flag, type=_parse_bool, nargs="?", const=True, default=argparse.SUPPRESS,
+                                help=help_text, metavar="BOOL")
+        else:
+            parser.add_argument(flag, type=kind, default=argparse.SUPPRESS, help=help_text)
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> Args:
+    """Parse the command line: the preset's values first, explicit flags over them."""
+    given = vars(build_parser().parse_args(argv))
+    preset = given.get("preset")
+    if preset is not None and preset not in PRESETS:
+        raise SystemExit(f"error: unknown --preset {preset!r}; valid presets: {', '.join(PRESETS)}")
+    return Args(**{**PRESETS.get(preset or "paper", {}), **given})
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Input checks: everything that can be wrong is reported before a model or a dataset loads
+# ---------------------------------------------------------------------------------------------------------
+
+
+class UsageError(ValueError):
+    """Bad input to the trainer: the message says what is wrong and how to fix it."""
+
+
+_EXTRAS = {  # module -> how to get it
+    "torch": "pip install 'proactive_gym[train]'",
+    "transformers": "pip install 'proactive_gym[train]'",
+    "trl": "pip install 'proactive_gym[train]'",
+    "peft": "pip install 'proactive_gym[train]'",
+    "datasets": "pip install 'proactive_gym[train]'",
+    "accelerate": "pip install 'proactive_gym[train]'",
+}
+
+
+def check_args(args: Args) -> None:
+    """Validate ``args`` cheaply (no model weights, no dataset): raise :class:`UsageError` on bad input."""
+    if args.recipe not in RECIPES:
+        raise UsageError(f"unknown --recipe {args.recipe!r}; valid recipes: {', '.join(RECIPES)}")
+    for flag, spec in (("--train-envs", args.train_envs), ("--eval-envs", args.eval_envs)):
+        if flag == "--eval-envs" and spec.strip().lower() in ("held-out", "none", "all"):
+            continue
+        try:
+            _scenario_list(spec)
+        except ValueError as err:
+            raise UsageError(f"{flag}: {err}") from None
+    if args.data not in ("synthetic", "released", "auto"):
+        raise UsageError(f"unknown --data {args.data!r}; use synthetic, released or auto")
+    if args.data == "released" and not args.data_root:
+        raise UsageError("--data released needs --data-root DIR (a released-format data root, SPEC section 2)")
+    if args.num_generations < 2:
+        raise UsageError("--num-generations must be at least 2 (GRPO compares completions within a group)")
+    batch = args.per_device_train_batch_size * args.gradient_accumulation_steps
+    if batch % args.num_generations:
+        raise UsageError(
+            f"--per-device-train-batch-size x --gradient-accumulation-steps = {batch} completions is not a "
+            f"multiple of --num-generations {args.num_generations}; pick sizes so that it is"
+        )
+    if args.states_per_sample < 1:
+        raise UsageError("--states-per-sample must be at least 1")
+    if args.bf16 not in ("auto", "true", "false"):
+        raise UsageError(f"--bf16 must be auto, true or false, not {args.bf16!r}")
+    if args.vllm_mode not in ("colocate", "server"):
+        raise UsageError(f"--vllm-mode must be colocate or server, not {args.vllm_mode!r}")
+    needed = list(_EXTRAS)
+    if "tensorboard" in args.report_to:
+        needed.append("tensorboard")
+    if args.use_vllm:
+        needed.append("vllm")
+    missing = [m for m in needed if importlib.util.find_spec(m) is None]
+    if missing:
+        fixes = {_EXTRAS.get(m, f"pip install {m}") for m in missing}
+        if "vllm" in missing:
+            fixes = (fixes - {"pip install vllm"}) | {"pip install 'trl[vllm]'"}
+        raise UsageError(f"missing package(s) {', '.join(missing)} for training: {'; '.join(sorted(fixes))}"
+                         + (" (or --report-to none)" if "tensorboard" in missing else ""))
+    if args.model != "tiny":
+        check_model(args.model, args.recipe)
+
+
+def check_model(model: str, recipe: str) -> None:
+    """Check that TRL's GRPOTrainer can train ``model`` as a VLM and, for multi-turn, that it calls tools.
+
+    Reads only the config and the processor (small files), never the weights.
+    """
+    from transformers import AutoConfig
+    from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
+
+    try:
+        config = AutoConfig.from_pretrained(model)
+    except (OSError, ValueError) as err:
+        raise UsageError(f"cannot read the config of --model {model!r}: {err}. Give a Hugging Face id or a "
+                         "local directory with config.json (or 'tiny').") from None
+    if config.model_type not in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES:
+        raise UsageError(
+            f"TRL's GRPOTrainer cannot train --model {model!r} on ProactiveBench: its model type "
+            f"{config.model_type!r} is not an image-text-to-text model in transformers (the prompts are images + "
+            "text). Use a VLM such as Qwen/Qwen2.5-VL-3B-Instruct or Qwen/Qwen3-VL-2B-Instruct."
+        )
+    if recipe == "multi-turn":
+        from proactive_gym.models import load_processor
+
+        check_tool_calling(load_processor(model), model)
+
+
+def check_tool_calling(processor: Any, model: str) -> None:
+    """Raise :class:`UsageError` unless the chat template renders tool calls and TRL can parse them."""
+    from trl.chat_template_utils import add_response_schema, supports_tool_calling
+
+    if not supports_tool_calling(processor):
+        raise UsageError(
+            f"--recipe multi-turn needs a model whose chat template supports tool calling; the template of "
+            f"{model!r} does not render tool calls. Use --recipe single-turn (works with every VLM), or a "
+            "tool-calling VLM such as Qwen/Qwen3-VL-2B-Instruct."
+        )
+    tokenizer = getattr(processor, "tokenizer", processor)
+    if getattr(tokenizer, "response_template", None) is None and getattr(tokenizer, "response_schema", None) is None:
+        try:
+            add_response_schema(processor)
+        except ValueError:
+            raise UsageError(
+                f"--recipe multi-turn: TRL cannot parse the tool calls of {model!r} (its chat template is not one "
+                "TRL knows, and the tokenizer sets no response_template). Use a model TRL lists for tool calling "
+                "(Qwen3-VL, ...) or --recipe single-turn."
+            ) from None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Environments and training rows
+# ---------------------------------------------------------------------------------------------------------
+
+
+def env_kwargs(args: Args, split: str) -> dict[str, Any]:
+    """Keyword arguments of ``gym.make`` for every env of the run (JSON-serialisable)."""
+    kwargs: dict[str, Any] = {
+        "split": split,
+        "data": args.data,
+        "reward": {"correct": args.reward_correct, "useful_suggestion": args.reward_suggestion},
+    }
+    if args.data_root:
+        kwargs["data_root"] = args.data_root
+    return kwargs
+
+
+def make_env(scenario: str, kwargs: dict[str, Any]) -> Any:
+    """One ProactiveBench env for ``scenario`` (short name) built with ``kwargs``."""
+    import gymnasium as gym
+
+    import proactive_gym
+    from proactive_gym.scenarios import get_scenario
+
+    kwargs = dict(kwargs)
+    if isinstance(kwargs.get("reward"), dict):
+        kwargs["reward"] = proactive_gym.RewardConfig(**kwargs["reward"])
+    return gym.make(get_scenario(scenario).env_id, **kwargs)
+
+
+def _step_outcome(env: Any, sample_id: int, replies: list[str], reply: str) -> tuple[float, dict[str, Any], bool]:
+    env.reset(options={"sample_id": sample_id, "replies": replies})
+    _, reward, terminated, truncated, info = env.step(reply)
+    return float(reward), info, bool(terminated or truncated)
+
+
+def _next_suggestion(env: Any, sample_id: int, replies: list[str], info: dict[str, Any]) -> str | None:
+    """A reply that is a useful suggestion in the current state and keeps the episode going, or None."""
+    from proactive_gym.protocol import is_abstain
+
+    shown = list(info["options"])
+    proactive = [o for o in shown[: len(shown) - 4] if not is_abstain(o)]
+    oracle = info.get("oracle")
+    candidates = ([oracle] if oracle and oracle not in shown[len(shown) - 4:] else []) + proactive
+    for reply in candidates:
+        _, after, ended = _step_outcome(env, sample_id, replies, reply)
+        if after["outcome"] == "useful_suggestion" and not ended:
+            return reply
+    return None
+
+
+def suggestion_path(env: Any, sample_id: int) -> list[str]:
+    """Replies that walk episode ``sample_id`` from its first state to its clearest one.
+
+    Each reply is a useful suggestion (the oracle's when it suggests, else the first useful shown option);
+    the path stops at the state where no suggestion can keep the episode going (the last frame).
+    """
+    replies: list[str] = []
+    _, info = env.reset(options={"sample_id": sample_id})
+    while (reply := _next_suggestion(env, sample_id, replies, info)) is not None:
+        replies.append(reply)
+        _, info = env.reset(options={"sample_id": sample_id, "replies": replies})
+    return replies
+
+
+def pick_states(path_length: int, n: int) -> list[int]:
+    """``n`` state indices among ``0..path_length``: first and last always, the rest evenly spaced."""
+    if n >= path_length + 1:
+        return list(range(path_length + 1))
+    if n == 1:
+        return [0]
+    return sorted({round(i * path_length / (n - 1)) for i in range(n)})
+
+
+def _prompt_and_images(obs: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Any]]:
+    """The env's chat messages with image parts turned into TRL placeholders, and the images in order."""
+    from proactive_gym.protocol import to_messages
+
+    messages, images = [], []
+    for message in to_messages(obs):
+        content = []
+        for part in message["content"]:
+            if part["type"] == "image":
+                images.append(part["image"])
+                content.append({"type": "image", "text": None})
+            else:
+                content.append({"type": "text", "text": part["text"]})
+        messages.append({"role": message["role"], "content": content})
+    return messages, images
+
+
+def build_rows(scenarios: list[str], kwargs: dict[str, Any], max_samples: int | None, states_per_sample: int,
+               seed: int) -> list[dict[str, Any]]:
+    """Training rows: env states of ``scenarios`` along each sampled episode's useful-suggestion path.
+
+    Deterministic: the same arguments give the same rows (episodes drawn with ``numpy`` seeded by ``seed``,
+    states chosen by :func:`pick_states`). Columns: ``prompt`` (chat messages with image placeholders),
+    ``images``, ``scenario``, ``sample_id``, ``replies`` (JSON list: the replies that led to this state),
+    ``state`` (its index on the path), ``path_length``, ``options`` (JSON list of the shown options) and
+    ``seed``.
+    """
+    import numpy as np
+
+    rows = []
+    for scenario in scenarios:
+        env = make_env(scenario, kwargs)
+        ids = list(env.unwrapped.sample_ids)
+        if max_samples is not None and max_samples < len(ids):
+            rng = np.random.default_rng([seed, SCENARIO_ORDER.index(scenario)])
+            ids = sorted(rng.choice(ids, size=max_samples, replace=False).tolist())
+        for sample_id in ids:
+            path = suggestion_path(env, sample_id)
+            for k in pick_states(len(path), states_per_sample):
+                obs, info = env.reset(options={"sample_id": sample_id, "replies": path[:k]})
+                prompt, images = _prompt_and_images(obs)
+                rows.append({
+                    "prompt": prompt, "images": images, "scenario": scenario, "sample_id": int(sample_id),
+                    "replies": json.dumps(path[:k]), "state": k, "path_length": len(path),
+                    "options": json.dumps(list(info["options"])), "seed": seed,
+                })
+        env.close()
+    return rows
+
+
+def rows_to_dataset(rows: list[dict[str, Any]]) -> Any:
+    """A ``datasets.Dataset`` of the rows (images stored as image features)."""
+    from datasets import Dataset
+
+    return Dataset.from_list(rows)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Rewards: the env's own scorer
+# ---------------------------------------------------------------------------------------------------------
+
+
+def completion_text(completion: Any) -> str:
+    """The text of a completion as TRL hands it to reward functions (a string or chat messages)."""
+    if isinstance(completion, str):
+        return completion
+    message = completion[-1] if completion else {}
+    content = message.get("content") or ""
+    if isinstance(content, list):
+        return "".join(part.get("text") or "" for part in content if part.get("type") == "text")
+    return str(content)
+
+
+class EnvReward:
+    """Reward function for the single-turn recipe: replays each reply through the env of its row.
+
+    Called by TRL as ``reward(prompts=..., completions=..., scenario=[...], sample_id=[...], replies=[...],
+    ...)``: for each completion it rebuilds the row's state with ``env.reset(options={"sample_id": id,
+    "replies": prefix})``, steps once with the completion's text and returns the env's reward. Envs are
+    created lazily and cached per scenario in each process (each accelerate worker has its own).
+    The share of each outcome (correct, useful_suggestion, abstain, ...) is logged as ``outcome/<name>``.
+    """
+
+    __name__ = "env_reward"
+
+    def __init__(self, env_kwargs: dict[str, Any]):
+        self.env_kwargs = env_kwargs
+        self._envs: dict[str, Any] = {}
+
+    def env(self, scenario: str) -> Any:
+        """The cached env of ``scenario``."""
+        if scenario not in self._envs:
+            self._envs[scenario] = make_env(scenario, self.env_kwargs)
+        return self._envs[scenario]
+
+    def score(self, scenario: str, sample_id: int, replies: list[str], reply: str) -> tuple[float, str]:
+        """The env's reward and outcome for ``reply`` in the state reached by ``replies``."""
+        reward, info, _ = _step_outcome(self.env(scenario), int(sample_id), replies, reply)
+        return reward, info["outcome"]
+
+    def __call__(self, completions: list[Any], scenario: list[str], sample_id: list[int], replies: list[str],
+                 log_metric: Any = None, **_: Any) -> list[float]:
+        rewards, outcomes = [], []
+        for completion, scen, sid, prefix in zip(completions, scenario, sample_id, replies, strict=True):
+            reward, outcome = self.score(scen, sid, json.loads(prefix), completion_text(completion))
+            rewards.append(reward)
+            outcomes.append(outcome)
+        if log_metric is not None:
+            for name in ("correct", "useful_suggestion", "wrong_answer", "abstain", "useless_suggestion",
+                         "unparsable", "out_of_turns"):
+                log_metric(f"outcome/{name}", outcomes.count(name) / len(outcomes))
+        return rewards
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Multi-turn recipe: one env episode driven by tool calls (TRL environment_factory)
+# ---------------------------------------------------------------------------------------------------------
+
+
+class ToolEpisode:
+    """Adapter that lets TRL's ``environment_factory`` play a ProactiveBench episode through tools.
+
+    ``reset(**row)`` puts the env in the row's state (the prompt and its image are already in the row).
+    The tools are the env's actions: ``intervene`` (any intervention listed among the options: move,
+    rotate, rewind, wait, add details, a quality fix...), ``answer`` (a category) and ``abstain``. Each is
+    replayed through ``env.step`` with the given text, so the env decides what it was, exactly as in
+    evaluation. An intervention that keeps the episode going returns the new image and the new user text
+    as content blocks: TRL passes them to the next generation and to the training forward pass.
+    ``revealed`` keeps those images (tests check they reach the model). The episode's reward is the env's
+    reward of its last step (see :class:`MultiTurnReward`).
+    """
+
+    def __init__(self, env_kwargs: dict[str, Any]):
+        self._env_kwargs = env_kwargs
+        self._envs: dict[str, Any] = {}
+        self.env: Any = None
+        self.info: dict[str, Any] = {}
+        self.done = False
+        self.reward = 0.0
+        self.revealed: list[Any] = []
+
+    def reset(self, scenario: str, sample_id: int, replies: str, **_: Any) -> None:
+        """Put the episode in the state of a training row (scenario, sample_id, replies prefix)."""
+        if scenario not in self._envs:
+            self._envs[scenario] = make_env(scenario, self._env_kwargs)
+        self.env = self._envs[scenario]
+        _, self.info = self.env.reset(options={"sample_id": int(sample_id), "replies": json.loads(replies)})
+        self.done, self.reward, self.revealed = False, 0.0, []
+        return None
+
+    def intervene(self, action: str) -> list[dict[str, Any]] | str:
+        """Ask the user to perform one of the interventions listed among the options; you then see the new image.
+
+        Args:
+            action: The intervention, written exactly as in the list of options.
+
+        Returns:
+            The new image and question, or a note that the episode is over.
+        """
+        return self._act(action)
+
+    def answer(self, category: str) -> str:
+        """Give your final answer. This ends the episode.
+
+        Args:
+            category: The answer, written exactly as in the list of options.
+
+        Returns:
+            A note that the episode is over.
+        """
+        result = self._act(category)
+        return result if isinstance(result, str) else "The episode goes on."
+
+    def abstain(self) -> str:
+        """Say that you cannot tell. This ends the episode.
+
+        Returns:
+            A note that the episode is over.
+        """
+        from proactive_gym.protocol import is_abstain
+
+        text = next((o for o in self.info.get("options", []) if is_abstain(o)), "I cannot tell.")
+        result = self._act(text)
+        return result if isinstance(result, str) else "The episode goes on."
+
+    def finish(self, text: str) -> None:
+        """Step the model's final plain-text reply (if the episode is still open and there is text)."""
+        if not self.done and text.strip():
+            self._act(text)
+
+    def _act(self, text: str) -> list[dict[str, Any]] | str:
+        if self.done:
+            raise ValueError("the episode is over; no more actions")
+        from PIL import Image
+
+        obs, reward, terminated, truncated, self.info = self.env.step(text)
+        self.reward = float(reward)
+        self.done = bool(terminated or truncated)
+        if self.done:
+            return "The episode is over."
+        image = Image.fromarray(obs["image"])
+        self.revealed.append(image)
+        return [{"type": "image", "image": image}, {"type": "text", "text": obs["dialogue"]}]
+
+
+class MultiTurnReward:
+    """Reward of a multi-turn rollout: the env's reward of the episode's last step.
+
+    A final plain-text reply (no tool call) is stepped through the env like any reply, so a model may also
+    answer in text. Correct category: 1; episode left open right after a useful suggestion: r_p; anything
+    else: 0 (the single-turn reward of the state the model stopped in).
+    """
+
+    __name__ = "env_reward"
+
+    def __call__(self, completions: list[Any], environments: list[ToolEpisode], log_metric: Any = None,
+                 **_: Any) -> list[float]:
+        rewards = []
+        for completion, episode in zip(completions, environments, strict=True):
+            last = completion[-1] if completion else {}
+            if last.get("role") == "assistant" and not last.get("tool_calls"):
+                episode.finish(completion_text([last]))
+            rewards.append(episode.reward)
+        if log_metric is not None:
+            solved = [bool(e.info.get("solved")) for e in environments]
+            log_metric("episode/solved", sum(solved) / len(solved))
+            log_metric("episode/interventions", sum(len(e.revealed) for e in environments) / len(environments))
+        return rewards
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Format warm-up (supervised): a random model learns the reply format, not the answers
+# ---------------------------------------------------------------------------------------------------------
+
+
+def warmup_targets(rows: list[dict[str, Any]], seed: int) -> list[str]:
+    """One target per row, drawn uniformly among the row's shown options, in the form ``"C. Vase."``.
+
+    Uniform targets teach the format only: every option (suggestions, categories, abstain) is equally
+    likely, whatever the state, so the warmed-up model is no better than chance and GRPO has to learn
+    which reply the env rewards. Deterministic in ``seed``.
+    """
+    import numpy as np
+
+    from proactive_gym.protocol import letter
+
+    rng = np.random.default_rng(seed)
+    targets = []
+    for row in rows:
+        options = json.loads(row["options"])
+        j = int(rng.integers(len(options)))
+        targets.append(f"{letter(j)}. {options[j]}")
+    return targets
+
+
+def format_warmup(model_dir: Path, rows: list[dict[str, Any]], args: Args, out_dir: Path) -> Path:
+    """Supervised warm-up of all parameters on ``rows`` with :func:`warmup_targets`; saves to ``out_dir``.
+
+    Only the reply tokens (and the end-of-turn token) are trained. Returns ``out_dir``.
+    """
+    import numpy as np
+    import torch
+    from transformers import AutoModelForImageTextToText
+
+    from proactive_gym.models import load_processor
+
+    torch.manual_seed(args.seed)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    processor = load_processor(str(model_dir))
+    model = AutoModelForImageTextToText.from_pretrained(str(model_dir), dtype=torch.float32).to(device)
+    model.train()
+    targets = warmup_targets(rows, args.seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.sft_learning_rate)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / max(1, args.sft_steps)))
+    )
+    rng = np.random.default_rng(args.seed + 1)
+    tokenizer = processor.tokenizer
+    start = time.perf_counter()
+    for step in range(args.sft_steps):
+        batch = rng.choice(len(rows), size=min(args.sft_batch_size, len(rows)), replace=False)
+        prompts, fulls, images = [], [], []
+        for i in batch:
+            prompt = _with_images(rows[i]["prompt"], rows[i]["images"])
+            answer = {"role": "assistant", "content": [{"type": "text", "text": targets[i]}]}
+            prompts.append(processor.apply_chat_template(prompt, add_generation_prompt=True, tokenize=False))
+            fulls.append(processor.apply_chat_template(prompt + [answer], tokenize=False))
+            images.append(rows[i]["images"])
+        tokenizer.padding_side = "right"
+        enc = processor(text=fulls, images=images, return_tensors="pt", padding=True)
+        prompt_lengths = [len(ids) for ids in processor(text=prompts, images=images)["input_ids"]]
+        tokenizer.padding_side = "left"
+        labels = enc["input_ids"].clone()
+        for row, length in enumerate(prompt_lengths):
+            labels[row, :length] = -100
+        labels[enc["attention_mask"] == 0] = -100
+        loss = model(**{k: v.to(device) for k, v in enc.items()}, labels=labels.to(device)).loss
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad()
+        if step % 50 == 0 or step == args.sft_steps - 1:
+            logger.info("warm-up step %d/%d loss %.3f (%.0fs)", step + 1, args.sft_steps, loss.item(),
+                        time.perf_counter() - start)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(out_dir))
+    processor.save_pretrained(str(out_dir))
+    return out_dir
+
+
+def _with_images(prompt: list[dict[str, Any]], images: list[Any]) -> list[dict[str, Any]]:
+    """Fill the prompt's image placeholders with ``images`` (in order), dropping empty text keys."""
+    pending = iter(images)
+    messages = []
+    for message in prompt:
+        content = []
+        for part in message["content"]:
+            if part["type"] == "image":
+                content.append({"type": "image", "image": next(pending)})
+            else:
+                content.append({"type": "text", "text": part["text"]})
+        messages.append({"role": message["role"], "content": content})
+    return messages
+
+
+# ---------------------------------------------------------------------------------------------------------
+# GRPO
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _use_bf16(args: Args) -> bool:
+    import torch
+
+    if args.bf16 == "auto":
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    return args.bf16 == "true"
+
+
+def grpo_config(args: Args, output_dir: Path) -> Any:
+    """TRL's ``GRPOConfig`` for ``args``."""
+    import torch
+    from trl import GRPOConfig
+
+    bf16 = _use_bf16(args)
+    vllm: dict[str, Any] = {}
+    if args.use_vllm:
+        vllm = {"use_vllm": True, "vllm_mode": args.vllm_mode,
+                "vllm_gpu_memory_utilization": args.vllm_gpu_memory_utilization}
+        if args.vllm_server_base_url:
+            vllm["vllm_server_base_url"] = args.vllm_server_base_url
+    return GRPOConfig(
+        output_dir=str(output_dir),
+        num_generations=args.num_generations,
+        learning_rate=args.learning_rate,
+        lr_scheduler_type=args.lr_scheduler_type,
+        warmup_steps=args.warmup_steps,
+        weight_decay=args.weight_decay,
+        num_train_epochs=args.num_train_epochs,
+        max_steps=args.max_steps,
+        per_device_train_batch_size=args.per_device_train_batch_size,
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        beta=args.beta,
+        temperature=args.temperature,
+        max_completion_length=args.completion_length(),
+        max_tool_calling_iterations=args.max_tool_calls,
+        logging_steps=args.logging_steps,
+        save_steps=args.save_steps,
+        report_to=[] if args.report_to == "none" else args.report_to.split(","),
+        seed=args.seed,
+        bf16=bf16,
+        use_cpu=not torch.cuda.is_available(),
+        gradient_checkpointing=args.gradient_checkpointing,
+        model_init_kwargs={"dtype": "bfloat16" if bf16 else "float32"},
+        remove_unused_columns=False,
+        **vllm,
+    )
+
+
+def lora_config(args: Args) -> Any:
+    """PEFT ``LoraConfig`` (the paper: r 16, alpha 16, dropout 0.1 on q_proj and k_proj), or None."""
+    if not args.use_lora:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
+                      target_modules=[m.strip() for m in args.lora_target_modules.split(",") if m.strip()],
+                      task_type="CAUSAL_LM")
+
+
+def make_trainer(args: Args, model_path: str, dataset: Any, output_dir: Path) -> Any:
+    """A ready ``GRPOTrainer`` for ``args.recipe`` (single-turn reward or multi-turn tool episodes)."""
+    import os
+
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    from trl import GRPOTrainer
+
+    from proactive_gym.models import load_processor
+
+    processor = load_processor(model_path, padding_side="left")
+    kwargs = env_kwargs(args, args.train_split)
+    extra: dict[str, Any] = {}
+    if args.recipe == "multi-turn":
+        check_tool_calling(processor, model_path)
+        extra["environment_factory"] = _EpisodeFactory(kwargs)
+        reward: Any = MultiTurnReward()
+    else:
+        reward = EnvReward(kwargs)
+    return GRPOTrainer(model=model_path, reward_funcs=[reward], args=grpo_config(args, output_dir),
+                       train_dataset=dataset, processing_class=processor, peft_config=lora_config(args), **extra)
+
+
+class _EpisodeFactory:
+    """No-argument factory of :class:`ToolEpisode` bound to the run's env arguments (picklable)."""
+
+    def __init__(self, kwargs: dict[str, Any]):
+        self.kwargs = kwargs
+
+    def __call__(self) -> ToolEpisode:
+        return ToolEpisode(self.kwargs)
+
+
+def reward_curve(log_history: list[dict[str, Any]]) -> list[float]:
+    """The mean training reward of every logged step, in order."""
+    return [float(entry["reward"]) for entry in log_history if "reward" in entry]
+
+
+def tenths(curve: list[float]) -> dict[str, float | None]:
+    """Mean reward over the first and the last tenth of the logged steps, and their difference."""
+    if not curve:
+        return {"first_tenth": None, "last_tenth": None, "gain": None}
+    n = max(1, len(curve) // 10)
+    first, last = sum(curve[:n]) / n, sum(curve[-n:]) / n
+    return {"first_tenth": first, "last_tenth": last, "gain": last - first}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Evaluation before and after
+# ---------------------------------------------------------------------------------------------------------
+
+
+def evaluate_model(args: Args, model_path: str, adapter: str | None, scenarios: list[str], out_dir: Path
+                   ) -> dict[str, dict[str, float]]:
+    """acc and psr per scenario of ``model_path`` (+ ``adapter``) with the project's harness."""
+    from proactive_gym.agents import make_agent
+    from proactive_gym.evaluation import evaluate
+
+    options: dict[str, Any] = {"max_new_tokens": args.eval_max_new_tokens, "batch_size": args.eval_batch_size}
+    if adapter:
+        options["adapter"] = adapter
+    agent = make_agent(f"hf:{model_path}", **options)
+    try:
+        summary = evaluate(agent, envs=scenarios, out=str(out_dir), batch_size=args.eval_batch_size,
+                           env_kwargs=env_kwargs(args, args.eval_split), seed=args.seed,
+                           max_episodes=args.eval_max_episodes)
+    finally:
+        agent.close()
+    return {s: {"acc": float(summary.acc[s]), "psr": float(summary.psr[s])} for s in scenarios}
+
+
+def before_after_table(before: dict[str, dict[str, float]], after: dict[str, dict[str, float]],
+                       in_domain: list[str]) -> str:
+    """Markdown table: acc and psr per scenario before and after, in-domain vs held-out marked."""
+    lines = ["| scenario | split | acc before | acc after | psr before | psr after |",
+             "|---|---|---|---|---|---|"]
+    groups: dict[str, list[str]] = {"in-domain": [], "held-out": []}
+    for scenario in [s for s in SCENARIO_ORDER if s in before]:
+        kind = "in-domain" if scenario in in_domain else "held-out"
+        groups[kind].append(scenario)
+        b, a = before[scenario], after[scenario]
+        lines.append(f"| {scenario} | {kind} | {b['acc']:.1f} | {a['acc']:.1f} | {b['psr']:.2f} | {a['psr']:.2f} |")
+    for kind, names in groups.items():
+        if names:
+            b_acc = sum(before[s]["acc"] for s in names) / len(names)
+            a_acc = sum(after[s]["acc"] for s in names) / len(names)
+            b_psr = sum(before[s]["psr"] for s in names) / len(names)
+            a_psr = sum(after[s]["psr"] for s in names) / len(names)
+            lines.append(f"| mean | {kind} | {b_acc:.1f} | {a_acc:.1f} | {b_psr:.2f} | {a_psr:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------------------------------------
+
+
+def resolve_model(args: Args, out: Path) -> str:
+    """The model path to train: ``args.model``, or the tiny VLM built offline under ``out/tiny-model``."""
+    if args.model != "tiny":
+        return args.model
+    from proactive_gym.models import build_tiny_qwen3_vl
+
+    return str(build_tiny_qwen3_vl(out / "tiny-model", seed=args.seed))
+
+
+def run(args: Args) -> dict[str, Any]:
+    """The whole run (see the module docstring); returns the summary also written to ``summary.json``."""
+    check_args(args)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    model_path = resolve_model(args, out)
+    train = args.train_scenarios()
+    rows = build_rows(train, env_kwargs(args, args.train_split), args.max_train_samples, args.states_per_sample,
+                      args.seed)
+    logger.info("%d training rows from %s", len(rows), ", ".join(train))
+    timings["data_s"] = time.perf_counter() - clock
+
+    if args.sft_steps > 0:
+        clock = time.perf_counter()
+        model_path = str(format_warmup(Path(model_path), rows, args, out / "warmup-model"))
+        timings["warmup_s"] = time.perf_counter() - clock
+
+    eval_scenarios = ([s for s in SCENARIO_ORDER if s in train] if args.eval_in_domain else []) + \
+        args.eval_scenarios()
+    before: dict[str, dict[str, float]] = {}
+    if eval_scenarios and not args.skip_eval:
+        clock = time.perf_counter()
+        before = evaluate_model(args, model_path, None, eval_scenarios, out / "eval-before")
+        timings["eval_before_s"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    trainer = make_trainer(args, model_path, rows_to_dataset(rows), out / "trainer")
+    trainer.train()
+    adapter = out / "adapter"
+    trainer.save_model(str(adapter))
+    timings["grpo_s"] = time.perf_counter() - clock
+    curve = reward_curve(trainer.state.log_history)
+    del trainer
+
+    after: dict[str, dict[str, float]] = {}
+    if before:
+        clock = time.perf_counter()
+        after = evaluate_model(args, model_path, str(adapter) if args.use_lora else None, eval_scenarios,
+                               out / "eval-after")
+        timings["eval_after_s"] = time.perf_counter() - clock
+        table = before_after_table(before, after, train)
+        (out / "before_after.md").write_text(table)
+        (adapter / "before_after.md").write_text(table)
+        logger.info("before/after:\n%s", table)
+
+    summary = {
+        "config": dataclasses.asdict(args), "model_path": model_path, "train_rows": len(rows),
+        "reward": {**tenths(curve), "curve": curve}, "before": before, "after": after,
+        "in_domain": train, "held_out": [s for s in eval_scenarios if s not in train], "timings_s": timings,
+    }
+    for target in (out / "summary.json", adapter / "before_after.json"):
+        target.write_text(json.dumps(summary, indent=2))
+    (adapter / "run_config.json").write_text(json.dumps(
+        {"args": dataclasses.asdict(args), "env_kwargs": env_kwargs(args, args.train_split)}, indent=2))
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    args = parse_args(argv)
+    try:
+        summary = run(args)
+    except UsageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    gain = summary["reward"]["gain"]
+    logger.info("done: reward first tenth %s -> last tenth %s (gain %s); outputs in %s",
+                summary["reward"]["first_tenth"], summary["reward"]["last_tenth"], gain, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
