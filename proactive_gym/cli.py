@@ -1,0 +1,362 @@
+"""The ``proactive-gym`` command: ``eval``, ``report``, ``data`` and ``list``.
+
+proactive-gym eval --agent oracle --envs all          # synthetic data when no data root is given
+proactive-gym eval --agent hf:Qwen/Qwen2.5-VL-3B-Instruct --envs ROD,COCO --data-root ~/pb --out runs/x
+proactive-gym eval ... --out runs/x --resume          # finish an interrupted run
+proactive-gym report runs/x runs/y                    # Markdown, plots, one HTML file; runs side by side
+proactive-gym list                                    # envs and agent specs
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+EXIT_USAGE = 2
+
+# CLI flag dest -> agent option name; passed to make_agent only when given (INTERFACES.md).
+MODEL_OPTIONS = (
+    "dtype",
+    "device",
+    "attn_implementation",
+    "adapter",
+    "max_new_tokens",
+    "base_url",
+    "api_key_env",
+    "concurrency",
+    "timeout",
+    "max_retries",
+    "temperature",
+)
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = 150  # piped or logged: do not squeeze the table into 80 columns
+    return console
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def add_eval_command(sub: Any) -> None:
+    """The ``eval`` subcommand and its flags."""
+    p = sub.add_parser(
+        "eval",
+        help="evaluate an agent and print the paper's Table 1",
+        description="Evaluate an agent on ProactiveBench scenarios (synthetic data without a data root).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    g = p.add_argument_group("what to run")
+    g.add_argument("--agent", default="oracle", help="agent spec (see `proactive-gym list`)")
+    g.add_argument("--envs", default="all", help="'all' or a comma list of scenarios, e.g. ROD,COCO")
+    g.add_argument(
+        "--data-root",
+        default=None,
+        help="released-format data root (default: $PROACTIVE_GYM_DATA, else synthetic data)",
+    )
+    g.add_argument("--data", choices=["auto", "released", "synthetic"], default="auto", help="data source")
+    g.add_argument("--split", default="test", help="data split")
+    g.add_argument("--subset", default="auto", help="'auto', 'all' or 'paper' (the filtered 7,557 samples)")
+    g.add_argument("--subset-file", default=None, help="JSON file of sample ids per scenario")
+    g.add_argument("--hint", action="store_true", help="append the per-scenario hint to the question")
+    g.add_argument("--reference", action="store_true", help="reference setting: one turn, the clear frame")
+    g.add_argument("--history", action="store_true", help="keep earlier turns in the dialogue")
+    g.add_argument("--mode", choices=["mcqa", "open"], default="mcqa", help="multiple choice or open-ended")
+    g.add_argument("--judge", default=None, help="open mode judge spec: 'keyword' (default) or an agent spec")
+    g.add_argument("--judge-base-url", default=None, help="base URL of the judge's OpenAI-compatible server")
+    g.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=None,
+        help="episodes in flight per agent call (default 8; also the hf agent's batch size when given)",
+    )
+    g.add_argument("--max-episodes", type=_positive_int, default=None, help="cap on episodes per scenario")
+    g.add_argument(
+        "--seed", type=int, default=0, help="run seed (episode reset seeds, random agent, bootstrap)"
+    )
+    r = p.add_argument_group("results")
+    r.add_argument("--out", default=None, help="run directory (default: runs/<agent>-<time>)")
+    r.add_argument("--resume", action="store_true", help="finish the interrupted run in --out")
+    r.add_argument("--force", action="store_true", help="overwrite the results in --out")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    m = p.add_argument_group("model options (passed to the agent only when given)")
+    m.add_argument("--dtype", default=None, help="hf: torch dtype (bfloat16, float16, float32, auto)")
+    m.add_argument("--device", default=None, help="hf: device (cpu, cuda, cuda:1, auto)")
+    m.add_argument(
+        "--attn-implementation", default=None, help="hf: attention implementation (sdpa, eager, ...)"
+    )
+    m.add_argument("--adapter", default=None, help="hf: path of a LoRA adapter to load")
+    m.add_argument("--max-new-tokens", type=_positive_int, default=None, help="tokens per reply (agents: 50)")
+    m.add_argument(
+        "--base-url", action="append", default=None, help="openai: server URL (repeat for several)"
+    )
+    m.add_argument("--api-key-env", default=None, help="openai: environment variable holding the API key")
+    m.add_argument("--concurrency", type=_positive_int, default=None, help="openai: requests in flight")
+    m.add_argument("--timeout", type=float, default=None, help="openai: seconds per request")
+    m.add_argument("--max-retries", type=int, default=None, help="openai: retries per request")
+    m.add_argument("--temperature", type=float, default=None, help="sampling temperature (agents: 0)")
+    p.set_defaults(func=cmd_eval)
+
+
+def agent_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The agent options given on the command line (only those given)."""
+    options: dict[str, Any] = {}
+    for name in MODEL_OPTIONS:
+        value = getattr(args, name)
+        if value is not None:
+            options[name] = value
+    if "base_url" in options and len(options["base_url"]) == 1:
+        options["base_url"] = options["base_url"][0]
+    if args.agent.startswith("hf:") and args.batch_size is not None:
+        options["batch_size"] = args.batch_size
+    if args.agent == "random":
+        options["seed"] = args.seed
+    return options
+
+
+def env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The env settings given on the command line (defaults left out, so configs stay comparable)."""
+    kwargs: dict[str, Any] = {}
+    if args.data_root is not None:
+        kwargs["data_root"] = str(Path(args.data_root).expanduser())
+    for name, default in (("data", "auto"), ("split", "test"), ("subset", "auto"), ("mode", "mcqa")):
+        if getattr(args, name) != default:
+            kwargs[name] = getattr(args, name)
+    if args.subset_file is not None:
+        kwargs["subset_file"] = str(Path(args.subset_file).expanduser())
+    for flag in ("hint", "reference", "history"):
+        if getattr(args, flag):
+            kwargs[flag] = True
+    return kwargs
+
+
+def default_out(agent: str) -> Path:
+    """``runs/<agent>-<YYYYmmdd-HHMMSS>`` with the agent spec made filesystem-safe."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", agent).strip("_") or "agent"
+    return Path("runs") / f"{safe}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+class RichProgress:
+    """A rich progress bar per scenario with the running acc / psr."""
+
+    def __init__(self, console: Any) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(
+            TextColumn("{task.description:<11}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[stats]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self.tasks: dict[str, Any] = {}
+        self.stats: dict[str, list[float]] = {}
+
+    def start(self, planned: dict[str, int], done: dict[str, int]) -> None:
+        """Create one bar per scenario."""
+        self.progress.start()
+        for name, total in planned.items():
+            self.stats[name] = [0, 0, 0]  # scored, correct, turns-1
+            self.tasks[name] = self.progress.add_task(
+                name, total=total, completed=done.get(name, 0), stats=""
+            )
+
+    def update(self, record: dict[str, Any]) -> None:
+        """Advance the scenario's bar and show its running numbers."""
+        name = record["scenario"]
+        s = self.stats[name]
+        if not record.get("error"):
+            s[0] += 1
+            s[1] += record.get("outcome") == "correct"
+            s[2] += record["turns"] - 1
+        text = f"acc {100 * s[1] / s[0]:5.1f}  psr {s[2] / s[0]:.2f}" if s[0] else ""
+        self.progress.update(self.tasks[name], advance=1, stats=text)
+
+    def stop(self) -> None:
+        """Stop refreshing."""
+        self.progress.stop()
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Run ``proactive-gym eval``."""
+    from rich.panel import Panel
+
+    from proactive_gym.evaluation import evaluate
+    from proactive_gym.evaluation.table import rich_details, rich_table
+
+    console = _console()
+    out = Path(args.out) if args.out else default_out(args.agent)
+    judge_options = {"base_url": args.judge_base_url} if args.judge_base_url else {}
+    progress = None if args.quiet or not console.is_terminal else RichProgress(console)
+    try:
+        summary = evaluate(
+            args.agent,
+            envs=args.envs,
+            out=out,
+            batch_size=args.batch_size or 8,
+            env_kwargs=env_kwargs(args),
+            seed=args.seed,
+            max_episodes=args.max_episodes,
+            resume=args.resume,
+            force=args.force,
+            agent_options=agent_options(args),
+            judge=args.judge,
+            judge_options=judge_options,
+            progress=progress,  # type: ignore[arg-type]
+        )
+    except KeyboardInterrupt:
+        console.print(
+            f"\n[yellow]interrupted[/]: finished episodes are saved; continue with the same command "
+            f"plus [bold]--out {out} --resume[/]"
+        )
+        return 130
+    finally:
+        if progress is not None:
+            progress.stop()
+    console.print(rich_table([summary.data]))
+    console.print(rich_details(summary.data))
+    if summary.errors:
+        console.print(
+            f"[red]{summary.errors} episode(s) ended in an error[/] (left out of the numbers; "
+            f"see 'error' in {out / 'episodes.jsonl'})"
+        )
+    run = summary.data["run"]
+    console.print(
+        Panel.fit(
+            f"results: {out}/  ({run['episodes_this_session']} episodes, "
+            f"{run['turns_this_session']} turns in "
+            f"{run['wall_s']:.1f} s)\nbrowse:  proactive-gym report {out}",
+            border_style="dim",
+        )
+    )
+    return 0
+
+
+def add_report_command(sub: Any) -> None:
+    """The ``report`` subcommand."""
+    p = sub.add_parser(
+        "report",
+        help="Markdown, plots and an HTML episode browser for one or more runs",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("runs", nargs="+", help="run directories (several: compared side by side)")
+    p.add_argument("--out", default=None, help="report directory (default: <first run>/report)")
+    p.add_argument(
+        "--images-per-scenario", type=int, default=8, help="episodes per scenario and run with images"
+    )
+    p.add_argument("--max-images", type=int, default=400, help="cap on embedded images (0: none)")
+    p.add_argument("--no-plots", action="store_true", help="skip the matplotlib plots")
+    p.set_defaults(func=cmd_report)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Run ``proactive-gym report``."""
+    from proactive_gym.evaluation.report import load_run, write_report
+    from proactive_gym.evaluation.table import rich_table
+
+    console = _console()
+    files = write_report(
+        args.runs,
+        out=args.out,
+        images_per_scenario=args.images_per_scenario,
+        max_images=args.max_images,
+        plots=not args.no_plots,
+    )
+    console.print(rich_table([load_run(p).summary for p in args.runs], [Path(p).name for p in args.runs]))
+    for kind, path in files.items():
+        console.print(f"{kind:>18}: {path}")
+    return 0
+
+
+def add_list_command(sub: Any) -> None:
+    """The ``list`` subcommand."""
+    p = sub.add_parser("list", help="list the envs and the agent specs")
+    p.set_defaults(func=cmd_list)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """Print the envs and agent specs."""
+    from rich.table import Table
+
+    from proactive_gym.agents import AGENT_SPECS
+    from proactive_gym.scenarios import SCENARIOS
+
+    console = _console()
+    table = Table(title="envs", header_style="bold cyan")
+    for col in ("name", "env id", "released file prefix"):
+        table.add_column(col)
+    for scenario in SCENARIOS.values():
+        table.add_row(scenario.name, scenario.env_id, scenario.prefix)
+    console.print(table)
+    console.print("[bold cyan]agents[/]: " + ", ".join(AGENT_SPECS))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (``data`` commands come from the data package when it is installed)."""
+    parser = argparse.ArgumentParser(
+        prog="proactive-gym",
+        description="ProactiveBench as Gymnasium environments: evaluate agents, write reports, manage data.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{eval,report,data,list}")
+    add_eval_command(sub)
+    add_report_command(sub)
+    try:
+        from proactive_gym.data.cli import add_data_commands
+    except ImportError as err:
+        p = sub.add_parser("data", help="data commands (not available in this installation)")
+        p.set_defaults(func=lambda a, _err=err: _missing_data(_err))
+    else:
+        add_data_commands(sub)
+    add_list_command(sub)
+    return parser
+
+
+def _missing_data(err: Exception) -> int:
+    _console(stderr=True).print(f"[red]error:[/] the data commands are not available ({err})")
+    return EXIT_USAGE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``proactive-gym``; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from rich.logging import RichHandler
+
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=_console(stderr=True), show_time=False, show_path=False)],
+    )
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, TypeError, OSError, ImportError) as err:
+        if args.verbose:
+            raise
+        _console(stderr=True).print(f"[red]error:[/] {err}")
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

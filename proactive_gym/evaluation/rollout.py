@@ -1,0 +1,230 @@
+"""The rollout loop: ``reset`` -> agent -> ``step`` until the episode ends, one record per episode.
+
+:func:`rollout` plays one episode on one env. :func:`run_batched` keeps up to ``batch_size`` episodes in
+flight over a pool of envs (several per scenario when needed) and calls ``agent.act`` once per step on the
+whole batch, which is what makes model agents fast. Both build records with the same :class:`Episode`
+class, so a record looks the same whichever path produced it.
+
+A record (one JSON line of ``episodes.jsonl``)::
+
+    {"scenario": "ROD", "sample_id": 3, "index": 3, "seed": 123, "outcome": "correct", "turns": 2,
+     "min_turns": 2, "max_turns": 14, "return": 1.0, "error": null, "data_source": "synthetic",
+     "subset": "all", "mode": "mcqa",
+     "steps": [{"turn": 0, "frame": 7, "image_path": "...", "prompt": "...", "reply": "A. ...",
+                "outcome": "useful_suggestion", "chosen": "...", "reward": 0.5, "oracle": "..."}, ...]}
+
+``steps[k]`` is what the agent saw at turn ``k`` (frame, image path, prompt), what it replied, and what
+that reply did. Open mode records add ``acceptable_answers``, ``n_suggestion_answers`` and, once judged,
+``judge`` (``{"ps", "cc", "agg", "raw"}``). No image bytes are stored: an image is re-rendered from the env
+with ``reset(options={"sample_id": id, "replies": replies[:k]})``.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from proactive_gym.agents.base import Agent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One planned episode: which sample of which scenario, its place in the plan and its reset seed."""
+
+    scenario: str
+    sample_id: int
+    index: int
+    seed: int | None = None
+
+
+def error_text(err: BaseException) -> str:
+    """A one-paragraph description of an exception for a record: type, message, innermost frame."""
+    tb = traceback.extract_tb(err.__traceback__)
+    where = f" (at {tb[-1].filename}:{tb[-1].lineno})" if tb else ""
+    return f"{type(err).__name__}: {err}{where}"
+
+
+class Episode:
+    """One episode in flight on one env: its current observation and info, and the record being built."""
+
+    __slots__ = ("env", "task", "obs", "info", "record", "done")
+
+    def __init__(self, env: Any, task: Task) -> None:
+        self.env = env
+        self.task = task
+        self.obs: dict[str, Any] = {}
+        self.info: dict[str, Any] = {}
+        self.done = False
+        self.record: dict[str, Any] = {
+            "scenario": task.scenario,
+            "sample_id": int(task.sample_id),
+            "index": task.index,
+            "seed": task.seed,
+            "outcome": None,
+            "turns": 0,
+            "min_turns": None,
+            "max_turns": None,
+            "return": 0.0,
+            "error": None,
+            "steps": [],
+        }
+
+    def start(self) -> None:
+        """Reset the env to this episode's sample."""
+        self.obs, info = self.env.reset(seed=self.task.seed, options={"sample_id": int(self.task.sample_id)})
+        self.info = info
+        rec = self.record
+        rec["min_turns"] = info.get("min_turns")
+        rec["max_turns"] = info.get("max_turns")
+        rec["data_source"] = info.get("data_source")
+        rec["subset"] = info.get("subset")
+        rec["mode"] = info.get("mode")
+        if "acceptable_answers" in info:
+            rec["acceptable_answers"] = list(info["acceptable_answers"])
+            rec["n_suggestion_answers"] = info.get("n_suggestion_answers")
+
+    def step(self, reply: str) -> None:
+        """Send ``reply`` to the env and record the turn."""
+        if not isinstance(reply, str):
+            raise TypeError(f"agent returned {type(reply).__name__} instead of str: {reply!r}")
+        seen = self.info
+        prompt = self.obs.get("dialogue")
+        self.obs, reward, terminated, truncated, info = self.env.step(reply)
+        self.info = info
+        rec = self.record
+        rec["steps"].append(
+            {
+                "turn": seen.get("turn", len(rec["steps"])),
+                "frame": seen.get("frame"),
+                "image_path": seen.get("image_path"),
+                "prompt": prompt,
+                "reply": reply,
+                "outcome": info.get("outcome"),
+                "chosen": info.get("chosen"),
+                "reward": float(reward),
+                "oracle": seen.get("oracle"),
+            }
+        )
+        rec["turns"] += 1
+        rec["return"] += float(reward)
+        rec["outcome"] = info.get("outcome")
+        if terminated or truncated:
+            self.done = True
+
+    def fail(self, err: BaseException | str) -> None:
+        """End the episode as an error (the agent or the env raised)."""
+        self.record["error"] = err if isinstance(err, str) else error_text(err)
+        self.done = True
+
+
+def rollout(env: Any, agent: Agent, sample_id: int | None = None, seed: int | None = None) -> dict[str, Any]:
+    """Play one episode of ``env`` with ``agent`` and return its record.
+
+    ``sample_id`` pins the episode (default: the env's first sample); ``seed`` is passed to ``reset``.
+    Exceptions from the agent or the env propagate (the batched runner is the one that records them).
+    """
+    if sample_id is None:
+        sample_id = int(env.unwrapped.sample_ids[0])
+    scenario = env.unwrapped.spec.id.split("/")[-1].removesuffix("-v0") if env.unwrapped.spec else "?"
+    episode = Episode(env, Task(scenario, int(sample_id), 0, seed))
+    episode.start()
+    episode.record["scenario"] = episode.info.get("scenario", scenario)
+    while not episode.done:
+        (reply,) = agent.act([episode.obs], [episode.info])
+        episode.step(reply)
+    return episode.record
+
+
+def _act(agent: Agent, batch: list[Episode]) -> list[str | BaseException]:
+    """Replies for a batch; when the batch call raises, retry item by item and keep per-item errors."""
+    try:
+        replies = agent.act([e.obs for e in batch], [e.info for e in batch])
+        if len(replies) != len(batch):
+            raise ValueError(
+                f"agent {agent.name!r} returned {len(replies)} replies for {len(batch)} observations"
+            )
+        return list(replies)
+    except Exception as err:  # noqa: BLE001 - any agent failure becomes a per-episode error
+        if len(batch) == 1:
+            return [err]
+        log.warning("agent %r raised on a batch of %d (%s); retrying one by one", agent.name, len(batch), err)
+        return [_act(agent, [e])[0] for e in batch]
+
+
+def run_batched(
+    tasks: Iterable[Task],
+    make_env: Callable[[str], Any],
+    agent: Agent,
+    batch_size: int = 1,
+    on_finish: Callable[[dict[str, Any]], None] | None = None,
+) -> None:
+    """Run every task, keeping up to ``batch_size`` episodes in flight; ``on_finish(record)`` per episode.
+
+    Envs come from ``make_env(scenario)`` and are reused: a scenario gets a new env only when all of its
+    envs are busy, and its envs are closed once its last episode finished. An exception from the agent or
+    the env ends that episode as an error record; the run goes on. ``KeyboardInterrupt`` propagates.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    queue = deque(tasks)
+    left: dict[str, int] = {}
+    for task in queue:
+        left[task.scenario] = left.get(task.scenario, 0) + 1
+    free: dict[str, list[Any]] = {}
+    envs: dict[str, list[Any]] = {}
+    active: list[Episode] = []
+
+    def finish(episode: Episode) -> None:
+        scenario = episode.task.scenario
+        free[scenario].append(episode.env)
+        left[scenario] -= 1
+        if left[scenario] == 0:
+            for env in envs.pop(scenario, []):
+                env.close()
+            free.pop(scenario, None)
+        if on_finish is not None:
+            on_finish(episode.record)
+
+    try:
+        while queue or active:
+            while queue and len(active) < batch_size:
+                task = queue.popleft()
+                pool = free.setdefault(task.scenario, [])
+                if pool:
+                    env = pool.pop()
+                else:
+                    env = make_env(task.scenario)
+                    envs.setdefault(task.scenario, []).append(env)
+                episode = Episode(env, task)
+                try:
+                    episode.start()
+                except Exception as err:  # noqa: BLE001
+                    episode.fail(err)
+                    finish(episode)
+                    continue
+                active.append(episode)
+            replies = _act(agent, active)
+            still = []
+            for episode, reply in zip(active, replies, strict=True):
+                if isinstance(reply, BaseException):
+                    episode.fail(reply)
+                else:
+                    try:
+                        episode.step(reply)
+                    except Exception as err:  # noqa: BLE001
+                        episode.fail(err)
+                if episode.done:
+                    finish(episode)
+                else:
+                    still.append(episode)
+            active = still
+    finally:
+        for pool in envs.values():
+            for env in pool:
+                env.close()
