@@ -139,6 +139,7 @@ class ProactiveEnv(gym.Env[dict, str]):
         self.action_space = FreeText(max_length=1_000_000)
 
         self._entry: dict[str, Any] | None = None
+        self._min_turns = 0
         self._state: dict[str, Any] = {}
         self._done = True
         self._outcome: str | None = None
@@ -192,6 +193,7 @@ class ProactiveEnv(gym.Env[dict, str]):
             sample_id = self.sample_ids[int(self.np_random.integers(len(self.sample_ids)))]
         self._entry = self._by_id[sample_id]
         self._state = self.scenario.initial_state(self._entry)
+        self._min_turns = 1 if self.config.reference else self.scenario.min_turns(self._entry)
         self._done, self._solved = False, False
         self._outcome, self._chosen, self._last_reply = None, None, None
         self._suggestions, self._history = [], []
@@ -354,7 +356,7 @@ class ProactiveEnv(gym.Env[dict, str]):
             "chosen": self._chosen,
             "solved": self._solved,
             "suggestions": list(self._suggestions),
-            "min_turns": 1 if self.config.reference else sc.min_turns(entry),
+            "min_turns": self._min_turns,
             "oracle": self._oracle(),
             "subset": self.episodes.subset,
             "data_source": self.episodes.source,
