@@ -1,0 +1,309 @@
+"""``openai:<model>``: any OpenAI-compatible chat-completions server (vLLM, OpenAI, ...).
+
+>>> agent = make_agent("openai:Qwen/Qwen2.5-VL-72B-Instruct",
+...                    base_url=["http://gpu1:8000/v1", "http://gpu2:8000/v1"], concurrency=64)
+... # doctest: +SKIP
+
+Each observation becomes a chat through :func:`proactive_gym.protocol.to_messages`; images travel as base64
+data URLs. A batch is sent as independent requests, at most ``concurrency`` in flight (a thread pool over one
+``httpx`` connection pool), spread round-robin over the base URLs. A request that times out, cannot connect,
+or gets 408/409/429/5xx, a body that is not JSON or has no choices, is retried on the next base URL after an
+exponential backoff with jitter (``Retry-After`` honoured); other 4xx answers fail at once. An item that still
+fails does not sink the batch: :meth:`OpenAIAgent.act` returns nothing and raises :class:`OpenAIBatchError`,
+which carries the replies that succeeded and one error message per failed item (the harness records those
+as per-episode errors). A choice whose content is null (a reasoning model that spent its budget thinking)
+is the empty reply ``""``. Needs the ``[openai]`` extra (httpx).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import urlparse
+
+from proactive_gym.agents.base import Agent
+from proactive_gym.agents.messages import observation_messages, to_openai_messages
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["OpenAIAgent", "OpenAIBatchError", "OpenAIRequestError", "DEFAULT_BASE_URL"]
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+
+
+class OpenAIRequestError(RuntimeError):
+    """One chat-completions request failed for good (after retries, or at once for a non-retryable 4xx)."""
+
+
+class OpenAIBatchError(RuntimeError):
+    """Some items of a batch failed; the others have replies.
+
+    Attributes:
+        replies: One entry per item: the reply text, or None where the item failed.
+        errors: One entry per item: None where it succeeded, else the error message.
+
+    A harness that knows this type keeps ``replies`` and records ``errors`` per episode; one that does not
+    retries the items one by one, which also works (at the cost of repeating the successful requests).
+    """
+
+    def __init__(self, replies: list[str | None], errors: list[str | None]) -> None:
+        self.replies = replies
+        self.errors = errors
+        failed = [e for e in errors if e is not None]
+        super().__init__(
+            f"{len(failed)} of {len(errors)} requests failed; first error: {failed[0] if failed else '-'}"
+        )
+
+
+def _base_urls(base_url: str | list[str] | tuple[str, ...] | None) -> list[str]:
+    if base_url is None:
+        base_url = os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+    raw = base_url.split(",") if isinstance(base_url, str) else list(base_url)
+    urls = []
+    for item in raw:
+        url = str(item).strip().rstrip("/")
+        if not url:
+            continue
+        url = url.removesuffix("/chat/completions")
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError(
+                f"openai agent: base_url {item!r} is not an http(s) URL such as http://localhost:8000/v1"
+            )
+        urls.append(url)
+    if not urls:
+        raise ValueError("openai agent: base_url is empty; give e.g. http://localhost:8000/v1")
+    return urls
+
+
+def _check_number(name: str, value: Any, minimum: float, integer: bool) -> Any:
+    kind = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind) or value < minimum:
+        raise ValueError(
+            f"openai agent: {name} must be {'an integer' if integer else 'a number'} >= {minimum}, "
+            f"got {value!r}"
+        )
+    return value
+
+
+class OpenAIAgent(Agent):
+    """Chat-completions client with bounded concurrency, retries and several servers.
+
+    Args:
+        model: Model name the server knows (``Qwen/Qwen2.5-VL-72B-Instruct`` for ``vllm serve`` of it).
+        base_url: Base URL (``http://host:8000/v1``), a list of them, or a comma-separated string; requests
+            go round-robin over them. Default: ``$OPENAI_BASE_URL``, else the OpenAI API.
+        api_key_env: Environment variable holding the API key. Unset is fine for a local vLLM (no header is
+            sent) but an error for api.openai.com.
+        concurrency: Requests in flight at most.
+        timeout: Seconds per request (connect, read, write) before it counts as failed and is retried.
+        max_retries: Retries per request after the first try.
+        max_new_tokens: ``max_tokens`` of each request (the paper: 50).
+        temperature: Sampling temperature (0: greedy, as the paper).
+        backoff: Base delay in seconds: attempt k waits about ``backoff * 2**k`` (half fixed, half random),
+            at most ``max_backoff``.
+        max_backoff: Upper bound of one wait, seconds.
+        image_format: ``png`` (lossless, default) or ``jpeg``.
+        extra_body: Extra JSON fields for every request (e.g. ``{"chat_template_kwargs": {...}}`` for vLLM).
+
+    Other keyword options are ignored with a warning (the CLI passes only the options a user gave).
+    """
+
+    def __init__(
+        self,
+        model: str,
+        base_url: str | list[str] | None = None,
+        api_key_env: str = "OPENAI_API_KEY",
+        concurrency: int = 8,
+        timeout: float = 60.0,
+        max_retries: int = 5,
+        max_new_tokens: int = 50,
+        temperature: float = 0.0,
+        backoff: float = 1.0,
+        max_backoff: float = 30.0,
+        image_format: str = "png",
+        extra_body: dict[str, Any] | None = None,
+        **ignored: Any,
+    ) -> None:
+        if ignored:
+            logger.warning("openai agent: ignoring options it does not use: %s", ", ".join(sorted(ignored)))
+        if not isinstance(model, str) or not model.strip():
+            raise ValueError("openai agent: give a model name, e.g. openai:gpt-4.1")
+        self.model = model.strip()
+        self.base_urls = _base_urls(base_url)
+        self.concurrency = _check_number("concurrency", concurrency, 1, True)
+        self.timeout = float(_check_number("timeout", timeout, 0.001, False))
+        self.max_retries = _check_number("max_retries", max_retries, 0, True)
+        self.max_new_tokens = _check_number("max_new_tokens", max_new_tokens, 1, True)
+        self.temperature = float(_check_number("temperature", temperature, 0, False))
+        self.backoff = float(_check_number("backoff", backoff, 0, False))
+        self.max_backoff = float(_check_number("max_backoff", max_backoff, 0, False))
+        if image_format not in ("png", "jpeg"):
+            raise ValueError(f"openai agent: image_format must be 'png' or 'jpeg', got {image_format!r}")
+        self.image_format = image_format
+        self.extra_body = dict(extra_body or {})
+        self.api_key_env = api_key_env
+        api_key = os.environ.get(api_key_env, "").strip()
+        if not api_key and any(urlparse(u).netloc.endswith("api.openai.com") for u in self.base_urls):
+            raise ValueError(f"openai agent: set the API key in ${api_key_env} (or pass api_key_env=NAME)")
+        try:
+            import httpx
+        except ModuleNotFoundError as err:
+            raise ImportError("the openai: agent needs httpx: pip install 'proactive_gym[openai]'") from err
+        self._httpx = httpx
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.Client(
+            headers=headers,
+            timeout=httpx.Timeout(self.timeout),
+            limits=httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency),
+        )
+        self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="openai-agent")
+        self._rng = random.Random()  # jitter only; never affects results
+        self._lock = threading.Lock()
+        self._turn = 0
+        self._closed = False
+
+    # -- requests ---------------------------------------------------------------------------------------
+    def _first_url_index(self) -> int:
+        with self._lock:
+            index = self._turn % len(self.base_urls)
+            self._turn += 1
+        return index
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        cap = min(self.max_backoff, self.backoff * (2**attempt))
+        delay = cap / 2 + self._rng.uniform(0, cap / 2)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.max_backoff))
+        return delay
+
+    def complete(self, messages: list[dict[str, Any]], max_new_tokens: int | None = None) -> str:
+        """Send one chat (OpenAI wire format) and return the reply text, retrying as described above.
+
+        Raises :class:`OpenAIRequestError` when every try failed or the server refused the request.
+        """
+        body = {
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": max_new_tokens or self.max_new_tokens,
+            "temperature": self.temperature,
+            **self.extra_body,
+        }
+        httpx = self._httpx
+        last_error = "no attempt made"
+        first = self._first_url_index()  # round-robin start; each retry moves on to the next server
+        for attempt in range(self.max_retries + 1):
+            if self._closed:
+                raise OpenAIRequestError("the agent was closed")
+            url = self.base_urls[(first + attempt) % len(self.base_urls)]
+            retry_after: float | None = None
+            try:
+                response = self._client.post(f"{url}/chat/completions", json=body)
+            except httpx.TimeoutException as err:
+                last_error = f"{url}: timed out after {self.timeout:g} s ({type(err).__name__})"
+            except (httpx.TransportError, OSError) as err:
+                last_error = f"{url}: connection failed ({type(err).__name__}: {err})"
+            else:
+                status = response.status_code
+                if status == 200:
+                    reply, problem = self._parse(response)
+                    if problem is None:
+                        return reply
+                    last_error = f"{url}: {problem}"
+                elif status in RETRY_STATUSES:
+                    last_error = f"{url}: HTTP {status}: {response.text[:200]}"
+                    header = response.headers.get("Retry-After")
+                    if header:
+                        try:
+                            retry_after = float(header)
+                        except ValueError:
+                            retry_after = None
+                else:
+                    raise OpenAIRequestError(f"{url}: HTTP {status} (not retried): {response.text[:500]}")
+            if attempt < self.max_retries:
+                wait = self._delay(attempt, retry_after)
+                logger.debug("openai agent: %s; retry %d in %.2f s", last_error, attempt + 1, wait)
+                time.sleep(wait)
+        raise OpenAIRequestError(f"failed after {self.max_retries + 1} attempts; last error: {last_error}")
+
+    @staticmethod
+    def _parse(response: Any) -> tuple[str, str | None]:
+        """(reply, None) for a usable body, else ("", problem)."""
+        try:
+            data = response.json()
+        except ValueError:
+            return "", f"response is not JSON: {response.text[:100]!r}"
+        choices = data.get("choices") if isinstance(data, dict) else None
+        if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
+            return "", f"response has no choices: {str(data)[:200]}"
+        message = choices[0].get("message")
+        if not isinstance(message, dict):
+            return "", f"response choice has no message: {str(choices[0])[:200]}"
+        content = message.get("content")
+        if content is None:
+            return "", None
+        if not isinstance(content, str):
+            return "", f"response content is not text: {str(content)[:200]}"
+        return content, None
+
+    def generate(
+        self, conversations: list[list[dict[str, Any]]], max_new_tokens: int | None = None
+    ) -> list[str]:
+        """Replies for HF-style chat conversations, ``concurrency`` requests at a time.
+
+        Raises :class:`OpenAIBatchError` (with the successful replies) when any item failed.
+        """
+        if self._closed:
+            raise RuntimeError("openai agent: generate() after close()")
+
+        def one(conv: list[dict[str, Any]]) -> str:
+            return self.complete(to_openai_messages(conv, self.image_format), max_new_tokens)
+
+        futures = [self._pool.submit(one, conv) for conv in conversations]
+        replies: list[str | None] = []
+        errors: list[str | None] = []
+        for future in futures:
+            try:
+                replies.append(future.result())
+                errors.append(None)
+            except Exception as err:  # noqa: BLE001 - every failure becomes a per-item error
+                replies.append(None)
+                errors.append(f"{type(err).__name__}: {err}")
+        if any(e is not None for e in errors):
+            raise OpenAIBatchError(replies, errors)
+        return [r for r in replies if r is not None]
+
+    def act(self, observations: list[dict[str, Any]], infos: list[dict[str, Any]]) -> list[str]:
+        """One reply per observation (see :meth:`generate`)."""
+        return self.generate([observation_messages(obs) for obs in observations])
+
+    def close(self) -> None:
+        """Stop the worker threads and close the connections. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._client.close()
+
+    def describe(self) -> dict[str, Any]:
+        """Model, servers and request settings (never the API key), for the run summary."""
+        info = super().describe()
+        info.update(
+            model=self.model,
+            base_url=self.base_urls,
+            concurrency=self.concurrency,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            max_new_tokens=self.max_new_tokens,
+            temperature=self.temperature,
+            image_format=self.image_format,
+        )
+        if self.extra_body:
+            info["extra_body"] = self.extra_body
+        return info
