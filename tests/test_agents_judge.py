@@ -10,6 +10,7 @@ import pytest
 
 from proactive_gym.agents.judge import (
     JUDGE_SYSTEM_PROMPT,
+    JudgeBatchError,
     KeywordJudge,
     LLMJudge,
     make_judge,
@@ -170,9 +171,15 @@ def test_llm_judge_over_http() -> None:
             "## Assistant's reply\nA"
         )
 
-        # A judge request that fails for good: zeros and the error, not a crash.
+        judge.close()
+        # A judge request that fails for good: an error that carries the other items' scores. One worker,
+        # so the first item's request is the one that gets the 500.
+        judge = make_judge("openai:judge-model", base_url=server.url, concurrency=1, max_retries=0)
         server.queue_faults("500")
-        failed = judge.score([item("A", VSOD_ANSWERS, 3)])[0]
+        with pytest.raises(JudgeBatchError) as caught:
+            judge.score([item("A", VSOD_ANSWERS, 3), item("B", VSOD_ANSWERS, 3)])
+        failed, ok = caught.value.scores
         assert (failed["ps"], failed["cc"], failed["agg"], failed["raw"]) == (0, 0, 0, "")
-        assert "HTTP 500" in failed["error"]
+        assert "HTTP 500" in failed["error"] and "HTTP 500" in caught.value.errors[0]
+        assert caught.value.errors[1] is None and ok["flags"] == [1, 0, 0, 1]
         judge.close()

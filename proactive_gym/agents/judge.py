@@ -20,7 +20,9 @@ last ``</think>``; an unfinished ``<think>`` block and everything after it); the
 list of standalone 0/1 digits in the remaining text is taken. No list, or a list whose length differs from
 the number of acceptable answers, gives all zeros (documented scores, never a crash). The first
 ``n_suggestion_answers`` flags are suggestions (ps = any of them), the rest categories (cc = any of them),
-agg = ps or cc. A judge request that fails (server down) gives zeros and an ``error`` key in the score.
+agg = ps or cc. A judge request that fails for good (server down, after the agent's retries) makes
+:meth:`LLMJudge.score` raise :class:`JudgeBatchError`, which carries the scores of the other items (the
+failed ones: zeros and an ``error`` key); a harness that does not know the type retries items one by one.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "Judge",
+    "JudgeBatchError",
     "KeywordJudge",
     "LLMJudge",
     "make_judge",
@@ -127,6 +130,21 @@ def _check_items(items: list[dict[str, Any]]) -> None:
             raise ValueError(
                 f"judge item {i}: n_suggestion_answers must be an int in 0..{len(answers)}, got {k!r}"
             )
+
+
+class JudgeBatchError(RuntimeError):
+    """Some judge requests failed for good.
+
+    Attributes:
+        scores: One score per item; a failed item has zeros, ``raw`` ``""`` and an ``error`` key.
+        errors: One entry per item: None, or the error message of a failed item.
+    """
+
+    def __init__(self, scores: list[dict[str, Any]], errors: list[str | None]) -> None:
+        self.scores = scores
+        self.errors = errors
+        failed = [e for e in errors if e is not None]
+        super().__init__(f"{len(failed)} of {len(errors)} judge requests failed; first error: {failed[0]}")
 
 
 def _clean_answer(answer: str) -> str:
@@ -233,7 +251,10 @@ class LLMJudge(Judge):
         return outs, errs
 
     def score(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Ask the model once per item and parse its last 0/1 list (see the module docstring)."""
+        """Ask the model once per item and parse its last 0/1 list (see the module docstring).
+
+        Raises :class:`JudgeBatchError` (holding every item's score) when a request failed for good.
+        """
         _check_items(items)
         if not items:
             return []
@@ -246,6 +267,8 @@ class LLMJudge(Judge):
             if error is not None:
                 score["error"] = error
             scores.append(score)
+        if any(e is not None for e in errors):
+            raise JudgeBatchError(scores, errors)
         return scores
 
     def describe(self) -> dict[str, Any]:
