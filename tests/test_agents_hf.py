@@ -1,0 +1,220 @@
+"""The hf: agent with the tiny offline Qwen3-VL, loaded through ``hf:<dir>`` like a user's model."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+pytest.importorskip("transformers")
+pytest.importorskip("trl")
+
+import proactive_gym  # noqa: E402,F401  (registers the envs)
+from proactive_gym.agents import make_agent  # noqa: E402
+from proactive_gym.agents.hf import HFAgent  # noqa: E402
+from proactive_gym.models import build_tiny_qwen3_vl  # noqa: E402
+from proactive_gym.protocol import render_prompt  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_qwen3_vl(tmp_path_factory.mktemp("tiny-hf"), seed=0)
+
+
+@pytest.fixture(scope="module")
+def agent(tiny_dir: Path) -> HFAgent:
+    built = make_agent(f"hf:{tiny_dir}", batch_size=8, max_new_tokens=12)
+    assert isinstance(built, HFAgent)
+    return built
+
+
+def varied_observations(n: int) -> list[dict]:
+    """Different image sizes and prompt lengths, so a batch needs real padding."""
+    rng = np.random.default_rng(1)
+    sizes = [(224, 224), (160, 320), (96, 96), (224, 300), (64, 200)]
+    options = ["Move the block to the left.", "I cannot tell.", "Vase.", "Mug.", "Apple.", "Banana.", "Pear."]
+    obs = []
+    for i in range(n):
+        h, w = sizes[i % len(sizes)]
+        question = "What is the object behind the blocks?" + " Look closely." * (i % 4)
+        obs.append(
+            {
+                "image": rng.integers(0, 256, (h, w, 3), dtype=np.uint8),
+                "dialogue": render_prompt(question, options[: 3 + i % 5]),
+            }
+        )
+    return obs
+
+
+def test_batched_equals_unbatched(agent: HFAgent) -> None:
+    obs = varied_observations(10)
+    agent.batch_size = 8
+    batched = agent.act(obs, [{}] * len(obs))
+    agent.batch_size = 1
+    try:
+        unbatched = agent.act(obs, [{}] * len(obs))
+    finally:
+        agent.batch_size = 8
+    assert batched == unbatched
+    assert len(set(batched)) > 1  # replies depend on the input (the tiny model is not constant)
+    assert all(isinstance(r, str) for r in batched)
+    assert not any("<|image_pad|>" in r or "<|im_end|>" in r for r in batched)
+
+
+def test_describe(agent: HFAgent, tiny_dir: Path) -> None:
+    info = agent.describe()
+    assert info["name"] == f"hf:{tiny_dir}"
+    assert (info["model"], info["dtype"], info["device"], info["decoding"]) == (
+        str(tiny_dir),
+        "float32",
+        "cpu",
+        "greedy",
+    )
+    assert (info["max_new_tokens"], info["batch_size"], info["adapter"]) == (12, 8, None)
+    json.dumps(info)
+
+
+def test_full_evaluation_batched_and_unbatched(agent: HFAgent, tmp_path: Path) -> None:
+    from proactive_gym.evaluation import evaluate
+
+    runs = {}
+    for harness_batch in (8, 1):
+        agent.batch_size = harness_batch
+        out = tmp_path / f"b{harness_batch}"
+        summary = evaluate(agent, envs="all", out=out, batch_size=harness_batch, max_episodes=2)
+        assert summary.errors == 0
+        lines = (out / "episodes.jsonl").read_text().splitlines()
+        records = sorted((json.loads(line) for line in lines), key=lambda r: (r["scenario"], r["sample_id"]))
+        runs[harness_batch] = [
+            (r["scenario"], r["sample_id"], [s["reply"] for s in r["steps"]]) for r in records
+        ]
+    agent.batch_size = 8
+    assert len(runs[8]) == 14  # 7 scenarios x 2 episodes
+    assert {r[0] for r in runs[8]} == {"ROD", "VSOD", "MVP-N", "ImageNet-C", "QuickDraw", "ChangeIt", "COCO"}
+    assert runs[8] == runs[1]
+
+
+@pytest.mark.parametrize("setting", [{"history": True}, {"icl_examples": 1}])
+def test_multi_image_conversations(agent: HFAgent, setting: dict) -> None:
+    """History and in-context examples reach the model as several images in one chat."""
+    obs_list = []
+    for seed in (0, 1):
+        env = gym.make("ProactiveBench/ROD-v0", **setting)
+        obs, info = env.reset(seed=seed)
+        if setting.get("history"):
+            obs, *_ = env.step(info["oracle"])
+        assert len(obs["history"]) >= 1
+        obs_list.append(obs)
+        env.close()
+    n_images = [1 + len(o["history"]) for o in obs_list]
+    from proactive_gym.agents.messages import conversation_images, observation_messages
+
+    assert [len(conversation_images(observation_messages(o))) for o in obs_list] == n_images
+    agent.batch_size = 2
+    together = agent.act(obs_list, [{}, {}])
+    agent.batch_size = 1
+    try:
+        alone = agent.act(obs_list, [{}, {}])
+    finally:
+        agent.batch_size = 8
+    assert together == alone
+
+
+def test_lora_adapter_changes_replies(tiny_dir: Path, tmp_path: Path) -> None:
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForImageTextToText
+
+    base = AutoModelForImageTextToText.from_pretrained(tiny_dir)
+    peft_model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "k_proj"]))
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:
+                param.copy_(torch.randn(param.shape, generator=generator) * 2.0)
+    peft_model.save_pretrained(tmp_path / "adapter")
+    obs = varied_observations(4)
+    plain = make_agent(f"hf:{tiny_dir}", max_new_tokens=8).act(obs, [{}] * 4)
+    adapted_agent = make_agent(f"hf:{tiny_dir}", adapter=str(tmp_path / "adapter"), max_new_tokens=8)
+    assert adapted_agent.describe()["adapter"] == str(tmp_path / "adapter")
+    adapted = adapted_agent.act(obs, [{}] * 4)
+    assert adapted != plain
+
+
+def test_text_only_conversations_for_the_judge(agent: HFAgent) -> None:
+    convs = [
+        [
+            {"role": "system", "content": "Grade."},
+            {"role": "user", "content": [{"type": "text", "text": "x" * k}]},
+        ]
+        for k in (1, 9, 30)
+    ]
+    agent.batch_size = 3
+    together = agent.generate(convs, max_new_tokens=6)
+    agent.batch_size = 1
+    try:
+        assert agent.generate(convs, max_new_tokens=6) == together
+    finally:
+        agent.batch_size = 8
+
+
+# -- bad input: clear errors, before any heavy loading where possible -----------------------------------
+
+
+def test_missing_directory() -> None:
+    with pytest.raises(ValueError, match="model directory /no/such/model does not exist"):
+        make_agent("hf:/no/such/model")
+
+
+def test_directory_without_config(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="is not a model directory"):
+        make_agent(f"hf:{tmp_path}")
+
+
+def test_bad_adapter_dir(tiny_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="is not a PEFT adapter directory"):
+        make_agent(f"hf:{tiny_dir}", adapter=str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"dtype": "float8"}, "dtype must be one of auto, float32, bfloat16, float16"),
+        ({"batch_size": 0}, "batch_size must be a positive integer"),
+        ({"max_new_tokens": "50"}, "max_new_tokens must be a positive integer"),
+    ],
+)
+def test_bad_options(tiny_dir: Path, options: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        make_agent(f"hf:{tiny_dir}", **options)
+
+
+def test_no_chat_template(tiny_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "no-template"
+    shutil.copytree(tiny_dir, copy)
+    (copy / "chat_template.jinja").unlink()
+    with pytest.raises(ValueError, match="has no chat template"):
+        make_agent(f"hf:{copy}")
+
+
+def test_no_image_support(tiny_dir: Path, tmp_path: Path) -> None:
+    """A text-only model (tokenizer, no image processor) is refused for the benchmark, accepted as judge."""
+    from proactive_gym.models import load_processor
+
+    text_dir = tmp_path / "text-only"
+    load_processor(tiny_dir).tokenizer.save_pretrained(text_dir)
+    (text_dir / "config.json").write_text("{}")
+    with pytest.raises(ValueError, match="has no image processor"):
+        make_agent(f"hf:{text_dir}")
+
+
+def test_ignored_options_warn(tiny_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="proactive_gym.agents.hf"):
+        make_agent(f"hf:{tiny_dir}", concurrency=4)
+    assert "ignoring options it does not use: concurrency" in caplog.text
