@@ -40,31 +40,85 @@ def _entry(prefix: str, i: int, rng: np.random.Generator) -> dict:
     base = {"id": i, "prompt": "What is the object in the image?", "categories": CATS, "answer": CATS[i % 4]}
     abstain = "I cannot tell."
     if prefix == "Realistic-Occlusion-Dataset":
-        return {**base, "options": ["Move the block to the left.", abstain, "Move the block to the right."],
-                "image_template": "rod/s{image}.jpg", "first_image": 7, "num_images": FRAMES,
-                "reference_image": int(rng.integers(FRAMES))}
+        return {
+            **base,
+            "options": ["Move the block to the left.", abstain, "Move the block to the right."],
+            "image_template": "rod/s{image}.jpg",
+            "first_image": 7,
+            "num_images": FRAMES,
+            "reference_image": int(rng.integers(FRAMES)),
+        }
     if prefix == "OcclusionDataSet-MM20":
-        return {**base, "options": ["Rewind the video.", abstain, "Wait for the occlusion to disappear."],
-                "image_template": "vsod/{image}.jpg", "first_image": 7, "num_images": FRAMES,
-                "reference_image": int(rng.integers(FRAMES)), "strong_occlusions": True}
+        return {
+            **base,
+            "options": ["Rewind the video.", abstain, "Wait for the occlusion to disappear."],
+            "image_template": "vsod/{image}.jpg",
+            "first_image": 7,
+            "num_images": FRAMES,
+            "reference_image": int(rng.integers(FRAMES)),
+            "strong_occlusions": True,
+        }
     if prefix == "MVP-N":
         views = [int(v) for v in rng.permutation(FRAMES)[:5]]
-        return {**base, "options": ["Rotate the object.", abstain], "image_template": "mvpn/{image}_{informative}.jpg",
-                "first_image": views[0], "num_images": 5, "reference_image": views[-1], "valid_images": views}
+        return {
+            **base,
+            "options": ["Rotate the object.", abstain],
+            "image_template": "mvpn/{image}_{informative}.jpg",
+            "first_image": views[0],
+            "num_images": 5,
+            "reference_image": views[-1],
+            "valid_images": views,
+        }
     if prefix == "ImageNet-C":
-        fixes = ["Deblur the image.", "Increase the brightness.", abstain, "Denoise the image.", "Increase the contrast."]
-        return {**base, "options": fixes, "image_template": "inc/{level}.jpg", "first_image": 5, "num_images": 5,
-                "reference_image": 1, "quality_answer": "Deblur the image."}
+        fixes = [
+            "Deblur the image.",
+            "Increase the brightness.",
+            abstain,
+            "Denoise the image.",
+            "Increase the contrast.",
+        ]
+        return {
+            **base,
+            "options": fixes,
+            "image_template": "inc/{level}.jpg",
+            "first_image": 5,
+            "num_images": 5,
+            "reference_image": 1,
+            "quality_answer": "Deblur the image.",
+        }
     if prefix == "QuickDraw":
-        return {**base, "options": ["Add more details to the drawing.", abstain], "image_template": "qd/{image}.jpg",
-                "first_image": 1, "num_images": 8, "reference_image": 8}
+        return {
+            **base,
+            "options": ["Add more details to the drawing.", abstain],
+            "image_template": "qd/{image}.jpg",
+            "first_image": 1,
+            "num_images": 8,
+            "reference_image": 8,
+        }
     if prefix == "ChangeIt":
-        return {**base, "options": ["Wait for the object to appear.", abstain, "Rewind the video."],
-                "image_template": "cit/{image}.jpg", "first_image": 1, "num_images": FRAMES, "reference_image": 10,
-                "step_size": 3, "max_steps": 5}
-    return {**base, "options": ["Move the camera to the left.", abstain], "image_template": "coco/img.jpg",
-            "first_image": 0, "num_images": 1, "reference_image": 0, "direction": "left", "granularity": 4,
-            "horizontal_step": 40, "vertical_step": 0, "crop": {"top": 0, "left": 300, "height": 375, "width": 500}}
+        return {
+            **base,
+            "options": ["Wait for the object to appear.", abstain, "Rewind the video."],
+            "image_template": "cit/{image}.jpg",
+            "first_image": 1,
+            "num_images": FRAMES,
+            "reference_image": 10,
+            "step_size": 3,
+            "max_steps": 5,
+        }
+    return {
+        **base,
+        "options": ["Move the camera to the left.", abstain],
+        "image_template": "coco/img.jpg",
+        "first_image": 0,
+        "num_images": 1,
+        "reference_image": 0,
+        "direction": "left",
+        "granularity": 4,
+        "horizontal_step": 40,
+        "vertical_step": 0,
+        "crop": {"top": 0, "left": 300, "height": 375, "width": 500},
+    }
 
 
 def write_manifest(root: Path) -> None:
@@ -76,8 +130,12 @@ def write_manifest(root: Path) -> None:
             for i in range(n):
                 fh.write(json.dumps(_entry(prefix, i, rng)) + "\n")
     names = [f"rod/s{k}.jpg" for k in range(FRAMES)] + [f"vsod/{k:04d}.jpg" for k in range(FRAMES)]
-    names += [f"mvpn/{k:04d}_{b}.jpg" for k in range(FRAMES) for b in (0, 1)] + [f"inc/{k}.jpg" for k in range(6)]
-    names += [f"qd/{k:04d}.jpg" for k in range(10)] + [f"cit/{k}.jpg" for k in range(FRAMES)] + ["coco/img.jpg"]
+    names += [f"mvpn/{k:04d}_{b}.jpg" for k in range(FRAMES) for b in (0, 1)] + [
+        f"inc/{k}.jpg" for k in range(6)
+    ]
+    names += (
+        [f"qd/{k:04d}.jpg" for k in range(10)] + [f"cit/{k}.jpg" for k in range(FRAMES)] + ["coco/img.jpg"]
+    )
     for name in names:
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -86,20 +144,26 @@ def write_manifest(root: Path) -> None:
 
 
 def _run(code: str) -> str:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", type=Path, default=None, help="where to write the manifest (default: a temp dir)")
+    parser.add_argument(
+        "--workdir", type=Path, default=None, help="where to write the manifest (default: a temp dir)"
+    )
     parser.add_argument("--steps", type=int, default=2000, help="steps to time")
     args = parser.parse_args()
     root = args.workdir or Path(tempfile.mkdtemp(prefix="pg-bench-"))
     root.mkdir(parents=True, exist_ok=True)
     write_manifest(root)
 
-    imports = [float(_run("import time; t=time.perf_counter(); import proactive_gym; print(time.perf_counter()-t)"))
-               for _ in range(5)]
+    imports = [
+        float(_run("import time; t=time.perf_counter(); import proactive_gym; print(time.perf_counter()-t)"))
+        for _ in range(5)
+    ]
     make_code = (
         "import time, gymnasium as gym, proactive_gym; t=time.perf_counter(); "
         f"gym.make('ProactiveBench/QuickDraw-v0', data_root={str(root)!r}, subset='all'); "

@@ -63,6 +63,8 @@ class EnvConfig:
     hint: bool = False
     reference: bool = False
     history: bool = False
+    icl_examples: int = 0
+    random_options: bool = False
     mode: str = "mcqa"
     open_samples: int | None = 100
     synthetic_seed: int = 0
@@ -74,8 +76,15 @@ class EnvConfig:
             raise ValueError(f"data must be one of {DATA_SOURCES}, got {self.data!r}")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
-        if self.mode == "open" and (self.reference or self.history):
-            raise ValueError("open-ended mode is single-turn: it cannot be combined with reference or history")
+        if self.mode == "open" and (
+            self.reference or self.history or self.icl_examples or self.random_options
+        ):
+            raise ValueError(
+                "open-ended mode is single-turn with no options: it cannot be combined with reference, "
+                "history, icl_examples or random_options"
+            )
+        if self.icl_examples < 0:
+            raise ValueError(f"icl_examples must be >= 0 (the paper uses 1 or 3), got {self.icl_examples}")
         object.__setattr__(self, "reward", RewardConfig.coerce(self.reward))
 
     def to_dict(self) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from proactive_gym.protocol import (
     resize_short_edge,
 )
 from proactive_gym.scenarios import get_scenario
+from proactive_gym.scenarios.invalid import random_action, randomize_options
 from proactive_gym.spaces import FreeText, Image
 
 logger = logging.getLogger("proactive_gym")
@@ -118,12 +119,23 @@ class ProactiveEnv(gym.Env[dict, str]):
                 bad = sorted(set(kwargs) - {f.name for f in dataclasses.fields(EnvConfig)})
                 raise TypeError(f"unknown env setting(s) {bad}; valid settings: {valid}") from None
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+            raise ValueError(
+                f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}"
+            )
         self.config = config
         self.render_mode = render_mode
         self.scenario = get_scenario(scenario)
         self.episodes: EpisodeSet = self._load_episodes(config)
-        self._by_id = {e["id"]: e for e in self.episodes.entries}
+        if config.icl_examples and self.scenario.icl_short_edge is None:
+            raise ValueError(
+                f"in-context examples exist for ROD and MVP-N only (as in the paper), not {self.scenario.name}"
+            )
+        self._original = {e["id"]: e for e in self.episodes.entries}
+        self._by_id = (
+            {i: randomize_options(self.scenario, e) for i, e in self._original.items()}
+            if config.random_options
+            else self._original
+        )
         self.sample_ids: list[int] = [e["id"] for e in self.episodes.entries]
         if config.mode == "open":
             # The paper's open-ended subset: a seeded shuffle (seed 0) of the filtered samples, first 100.
@@ -132,7 +144,7 @@ class ProactiveEnv(gym.Env[dict, str]):
                 self.sample_ids = self.sample_ids[: config.open_samples]
 
         obs_spaces: dict[str, spaces.Space] = {"image": Image(), "dialogue": FreeText()}
-        if config.history:
+        if config.history or config.icl_examples:
             turn = spaces.Dict({"image": Image(), "dialogue": FreeText(), "reply": FreeText()})
             obs_spaces["history"] = spaces.Sequence(turn, stack=False)
         self.observation_space = spaces.Dict(obs_spaces)
@@ -147,6 +159,7 @@ class ProactiveEnv(gym.Env[dict, str]):
         self._solved = False
         self._suggestions: list[str] = []
         self._history: list[dict[str, Any]] = []
+        self._demos: list[dict[str, Any]] = []
         self._image: np.ndarray | None = None
         self._dialogue = ""
         self._last_reply: str | None = None
@@ -193,10 +206,11 @@ class ProactiveEnv(gym.Env[dict, str]):
             sample_id = self.sample_ids[int(self.np_random.integers(len(self.sample_ids)))]
         self._entry = self._by_id[sample_id]
         self._state = self.scenario.initial_state(self._entry)
-        self._min_turns = 1 if self.config.reference else self.scenario.min_turns(self._entry)
+        self._min_turns = 1 if self.config.reference else self.scenario.min_turns(self._original[sample_id])
         self._done, self._solved = False, False
         self._outcome, self._chosen, self._last_reply = None, None, None
         self._suggestions, self._history = [], []
+        self._demos = self._make_demos(sample_id) if self.config.icl_examples else []
         replies = list(options.get("replies") or [])
         for k, reply in enumerate(replies):
             if self._done:
@@ -241,17 +255,23 @@ class ProactiveEnv(gym.Env[dict, str]):
         else:
             outcome, truncated = self._judge_turn(reply)
         state["turn"] += 1
-        self._outcome = outcome
-        self._solved = outcome == "correct"
         if outcome == "useful_suggestion":
             assert self._chosen is not None
-            state["last_action"] = sc.action_of(self._chosen)
-            sc.transition(entry, state, state["last_action"])
             self._suggestions.append(self._chosen)
-            if keep_history:
+            before = dict(state)
+            if self.config.random_options:
+                state["last_action"] = random_action(sc, entry, state["turn"])
+            else:
+                state["last_action"] = sc.action_of(self._chosen)
+            sc.transition(entry, state, state["last_action"])
+            if not sc.frame_valid(entry, state):  # a random action left the video: the episode stops
+                state.update(before, turn=state["turn"])
+                outcome = "useless_suggestion"
+            elif keep_history:
                 self._history.append({"key": prev_image_key, "dialogue": prev_dialogue, "reply": reply})
-        else:
-            self._done = True
+        self._outcome = outcome
+        self._solved = outcome == "correct"
+        self._done = outcome != "useful_suggestion"
         terminated = self._done and not truncated
         return sc_reward(self.config.reward, outcome), terminated, truncated
 
@@ -259,8 +279,12 @@ class ProactiveEnv(gym.Env[dict, str]):
         """The multiple-choice outcome of one reply (the caller applies it); returns (outcome, truncated)."""
         entry, state, sc = self._entry, self._state, self.scenario
         assert entry is not None
-        valid = sc.valid_options(entry, state)
-        useful = sc.useful_options(entry, state)
+        if self.config.random_options:  # no option ever disappears; every proactive one "works"
+            valid = list(entry["options"])
+            useful = [] if sc.last_turn(entry, state) else [o for o in valid if not is_abstain(o)]
+        else:
+            valid = sc.valid_options(entry, state)
+            useful = sc.useful_options(entry, state)
         right = [entry["answer"]] if sc.category_allowed(entry, state) else []
         act_verdict, act_chosen = evaluate_reply(reply, useful, valid, 0)
         cat_verdict, cat_chosen = evaluate_reply(reply, right, entry["categories"], len(valid))
@@ -287,10 +311,13 @@ class ProactiveEnv(gym.Env[dict, str]):
             return []
         if self.config.reference:
             return list(self._entry["categories"])
+        if self.config.random_options:
+            return list(self._entry["options"]) + list(self._entry["categories"])
         return self.scenario.shown_options(self._entry, self._state)
 
-    def _question(self) -> str:
-        entry, sc = self._entry, self.scenario
+    def _question(self, entry: dict[str, Any] | None = None) -> str:
+        sc = self.scenario
+        entry = entry if entry is not None else self._entry
         assert entry is not None
         prompt = entry["prompt"]
         if self.config.reference and sc.reference_prompt is not None:
@@ -313,13 +340,21 @@ class ProactiveEnv(gym.Env[dict, str]):
             return sc.image_key(entry, self._state, reference=True), None
         return sc.image_key(entry, self._state), sc.crop_box(entry, self._state)
 
-    def _load(self, key: str, box: tuple[float, ...] | None, resize: bool) -> np.ndarray:
-        assert self._entry is not None
-        array = load_image(self.episodes, self._entry, key, box)
+    def _load(
+        self,
+        key: str,
+        box: tuple[float, ...] | None,
+        resize: bool,
+        entry: dict[str, Any] | None = None,
+        short_edge: int = HISTORY_SHORT_EDGE,
+    ) -> np.ndarray:
+        entry = entry if entry is not None else self._entry
+        assert entry is not None
+        array = load_image(self.episodes, entry, key, box)
         if resize and self.scenario.name != "COCO":
             from PIL import Image as PILImage
 
-            array = np.array(resize_short_edge(PILImage.fromarray(array), HISTORY_SHORT_EDGE))
+            array = np.array(resize_short_edge(PILImage.fromarray(array), short_edge))
         return array
 
     def _refresh_observation(self) -> None:
@@ -330,13 +365,23 @@ class ProactiveEnv(gym.Env[dict, str]):
     def _observation(self) -> dict[str, Any]:
         assert self._image is not None
         obs: dict[str, Any] = {"image": self._image.copy(), "dialogue": self._dialogue}
-        if self.config.history:
+        if self.config.history or self.config.icl_examples:
             turns = []
+            for demo in self._demos:
+                if "image" not in demo:
+                    key, box = demo["key"]
+                    edge = self.scenario.icl_short_edge or HISTORY_SHORT_EDGE
+                    demo["image"] = self._load(key, box, resize=True, entry=demo["entry"], short_edge=edge)
+                turns.append(
+                    {"image": demo["image"].copy(), "dialogue": demo["dialogue"], "reply": demo["reply"]}
+                )
             for turn in self._history:
                 if "image" not in turn:
                     key, box = turn["key"]
                     turn["image"] = self._load(key, box, resize=True)
-                turns.append({"image": turn["image"].copy(), "dialogue": turn["dialogue"], "reply": turn["reply"]})
+                turns.append(
+                    {"image": turn["image"].copy(), "dialogue": turn["dialogue"], "reply": turn["reply"]}
+                )
             obs["history"] = tuple(turns)
         return obs
 
@@ -378,7 +423,52 @@ class ProactiveEnv(gym.Env[dict, str]):
         if self.config.reference:
             cats = list(entry["categories"])
             return f"{chr(65 + cats.index(entry['answer']))}. {entry['answer']}"
+        if self.config.random_options:  # the actions are random: answer when the object is visible
+            shown, sc = self._shown_options(), self.scenario
+            ready = sc.at_reference(entry, self._state) and sc.category_allowed(entry, self._state)
+            movable = [o for o in shown[: len(entry["options"])] if not is_abstain(o)] and not sc.last_turn(
+                entry, self._state
+            )
+            target = entry["answer"] if ready or not movable else next(o for o in shown if not is_abstain(o))
+            return f"{chr(65 + shown.index(target))}. {target}"
         return self.scenario.oracle_reply(entry, self._state)
+
+    def _make_demos(self, sample_id: int) -> list[dict[str, Any]]:
+        """Solved demonstration episodes of other samples, for the in-context-examples setting.
+
+        As the authors' demonstrations: the replies are the bare option or category texts, the images are
+        resized (ROD 512, MVP-N 112 pixels on the short edge), and a demonstration longer than two turns
+        keeps its first and last turns. The samples are drawn deterministically from the sample id.
+        """
+        sc = self.scenario
+        others = [i for i in self.sample_ids if i != sample_id]
+        if len(others) < self.config.icl_examples:
+            raise ValueError(
+                f"{self.config.icl_examples} in-context examples need more than {len(others)} other samples"
+            )
+        rng = np.random.default_rng([7, int(sample_id)])
+        demos: list[dict[str, Any]] = []
+        for i in rng.choice(len(others), size=self.config.icl_examples, replace=False):
+            entry = self._original[others[int(i)]]
+            state = sc.initial_state(entry)
+            steps = []
+            while True:
+                move = sc.oracle_move(entry, state)
+                steps.append(
+                    {
+                        "entry": entry,
+                        "key": (sc.image_key(entry, state), sc.crop_box(entry, state)),
+                        "dialogue": render_prompt(self._question(entry), sc.shown_options(entry, state)),
+                        "reply": move if move is not None else entry["answer"],
+                    }
+                )
+                if move is None or state["turn"] + 1 >= sc.max_turns(entry):
+                    break
+                state["turn"] += 1
+                state["last_action"] = sc.action_of(move)
+                sc.transition(entry, state, state["last_action"])
+            demos.extend(steps if len(steps) <= 2 else [steps[0], steps[-1]])
+        return demos
 
     # ----- rendering -------------------------------------------------------------------------------------------------------
     def _render_text(self) -> str:

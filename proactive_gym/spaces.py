@@ -15,8 +15,7 @@ from gymnasium import spaces
 # Characters that ``FreeText.sample`` draws from: printable ASCII, whitespace, some accented letters,
 # CJK, an emoji and the replacement character, so that agents and parsers get exercised on junk.
 _SAMPLE_ALPHABET = (
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,;:!?()-'\"\n\t"
-    "àéîõüßñçØ漢字かな😀\ufffd"
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,;:!?()-'\"\n\tàéîõüßñçØ漢字かな😀\ufffd"
 )
 
 

@@ -69,7 +69,16 @@ def test_make_with_module_prefix(fixture_root):
 
 @pytest.mark.parametrize(
     "reply",
-    ["", "x" * 1_000_000, "\x00\x01\x02\xff", "\ud800\udfff surrogate", "漢字 😀", b"\xff\xfe binary", None, 42],
+    [
+        "",
+        "x" * 1_000_000,
+        "\x00\x01\x02\xff",
+        "\ud800\udfff surrogate",
+        "漢字 😀",
+        b"\xff\xfe binary",
+        None,
+        42,
+    ],
 )
 def test_any_reply_is_an_outcome_never_an_exception(make_env, reply):
     env = make_env("ROD")
@@ -110,8 +119,15 @@ def test_info_fields(make_env):
         "max_turns": 14,
         "frame": 7,
         "image_path": "ROD/vase/s7.png",
-        "options": ["Move the block to the left.", "I cannot tell.", "Move the block to the right.",
-                    "Cup.", "Vase.", "Lamp.", "Shoe."],
+        "options": [
+            "Move the block to the left.",
+            "I cannot tell.",
+            "Move the block to the right.",
+            "Cup.",
+            "Vase.",
+            "Lamp.",
+            "Shoe.",
+        ],
         "outcome": None,
         "chosen": None,
         "solved": False,
@@ -128,7 +144,9 @@ def test_info_fields(make_env):
 def test_reference_mode(make_env):
     env = make_env("ROD", reference=True)
     obs, info = env.reset(options={"sample_id": 0})
-    assert obs["dialogue"].startswith("What type of object is in the image? Choose from the following options. Options:\nA. Cup.\nB. Vase.")
+    assert obs["dialogue"].startswith(
+        "What type of object is in the image? Choose from the following options. Options:\nA. Cup.\nB. Vase."
+    )
     assert info["image_path"] == "ROD/vase/s5.png" and info["options"] == ["Cup.", "Vase.", "Lamp.", "Shoe."]
     obs, reward, terminated, truncated, info = env.step("B")
     assert (info["outcome"], reward, terminated) == ("correct", 1.0, True)
@@ -145,8 +163,16 @@ def test_reference_mode(make_env):
 def test_open_mode(make_env):
     env = make_env("VSOD", mode="open")
     obs, info = env.reset(options={"sample_id": 0})
-    assert obs["dialogue"] == "This is a frame extracted from a video. Answer the following question. Who is talking?"
-    assert info["acceptable_answers"] == ["Wait for the occlusion to disappear", "Rewind the video", "Move the camera", "The man"]
+    assert (
+        obs["dialogue"]
+        == "This is a frame extracted from a video. Answer the following question. Who is talking?"
+    )
+    assert info["acceptable_answers"] == [
+        "Wait for the occlusion to disappear",
+        "Rewind the video",
+        "Move the camera",
+        "The man",
+    ]
     assert info["n_suggestion_answers"] == 3
     obs, reward, terminated, truncated, info = env.step("Please wait a moment.")
     assert (reward, terminated, info["outcome"]) == (0.0, True, "unjudged")
@@ -198,7 +224,9 @@ def test_render_modes(make_env):
     env.reset(options={"sample_id": 0})
     env.step("A")
     text = env.render()
-    assert text.startswith("[QuickDraw sample 0 turn 1]\nWhat is this drawing?") and text.endswith("> A\n= useful_suggestion")
+    assert text.startswith("[QuickDraw sample 0 turn 1]\nWhat is this drawing?") and text.endswith(
+        "> A\n= useful_suggestion"
+    )
     env = make_env("QuickDraw", render_mode="rgb_array")
     obs, _ = env.reset(options={"sample_id": 0})
     frame = env.render()
@@ -222,7 +250,10 @@ def test_env_var_data_root(monkeypatch, fixture_root):
 
 def test_missing_file(tmp_path):
     write_fixture(tmp_path, prefixes=["QuickDraw"])
-    with pytest.raises(DataError, match=r"Realistic-Occlusion-Dataset_preprocessed.jsonl does not exist.*tdemin16/ProactiveBench"):
+    with pytest.raises(
+        DataError,
+        match=r"Realistic-Occlusion-Dataset_preprocessed.jsonl does not exist.*tdemin16/ProactiveBench",
+    ):
         gym.make("ProactiveBench/ROD-v0", data_root=tmp_path)
     with pytest.raises(DataError, match="is not a directory"):
         gym.make("ProactiveBench/ROD-v0", data_root=tmp_path / "nope")
@@ -232,7 +263,9 @@ def test_malformed_line_is_named(tmp_path):
     write_fixture(tmp_path, prefixes=["Realistic-Occlusion-Dataset"])
     path = tmp_path / "Realistic-Occlusion-Dataset_preprocessed.jsonl"
     path.write_text(path.read_text() + '{"id": 5, "prompt": \n')
-    with pytest.raises(DataError, match=r"Realistic-Occlusion-Dataset_preprocessed.jsonl, line 3: not valid JSON"):
+    with pytest.raises(
+        DataError, match=r"Realistic-Occlusion-Dataset_preprocessed.jsonl, line 3: not valid JSON"
+    ):
         gym.make("ProactiveBench/ROD-v0", data_root=tmp_path, subset="all")
 
 
@@ -335,3 +368,59 @@ def test_unknown_settings_are_named(fixture_root):
         gym.make("ProactiveBench/ROD-v0", data_root=fixture_root, hints=True)
     with pytest.raises(ValueError, match="mode must be one of"):
         gym.make("ProactiveBench/ROD-v0", data_root=fixture_root, mode="chat")
+
+
+# ----- the paper's other settings ---------------------------------------------------------------------
+
+
+def test_random_invalid_options(make_env):
+    env = make_env("ROD", random_options=True)
+    obs, info = env.reset(options={"sample_id": 0})
+    options = info["options"][:3]
+    assert options[1] == "I cannot tell."
+    assert options == ["Increase the resolution.", "I cannot tell.", "Increase the contrast."]
+    again = make_env("ROD", random_options=True).reset(options={"sample_id": 0})[1]["options"]
+    assert again == info["options"]  # deterministic per sample
+    obs, reward, terminated, truncated, info = env.step("A")  # any proactive option moves the scene randomly
+    assert info["outcome"] == "useful_suggestion" and info["frame"] == 6 and reward == 0.5
+    _, _, _, _, info = env.step("C")  # the random action at turn 2 is left again
+    assert info["frame"] == 5
+    _, _, _, _, info = env.step("B")
+    assert info["outcome"] == "abstain"
+    # ImageNet-C: the useful fix is gone, any fix lowers the severity, the last turn still wants the category
+    env = make_env("ImageNet-C", random_options=True)
+    _, info = env.reset(options={"sample_id": 0})
+    assert "Deblur the image." not in info["options"]
+    steps = [env.step("A") for _ in range(4)]
+    assert [s[4]["frame"] for s in steps] == [4, 3, 2, 1]
+    _, _, _, _, info = env.step("A")
+    assert info["outcome"] == "useless_suggestion"
+
+
+def test_random_options_leaving_the_video_stops_the_episode(make_env):
+    env = make_env("ChangeIt", random_options=True)
+    _, info = env.reset(options={"sample_id": 2})  # 3 frames, step 3: any move leaves the video
+    assert info["options"][1] == "I cannot tell." and len(info["options"]) == 3 + 4
+    obs, reward, terminated, truncated, info = env.step("A")
+    assert (info["outcome"], terminated, info["frame"]) == ("useless_suggestion", True, 1)
+
+
+def test_in_context_examples(make_env):
+    env = make_env("ROD", icl_examples=1)
+    obs, info = env.reset(options={"sample_id": 0})
+    demo = obs["history"]
+    # the other sample (banana, reference 9): a move, then the answer; bare texts as replies
+    assert [t["reply"] for t in demo] == ["Move the block to the right.", "Banana."]
+    assert demo[0]["dialogue"].startswith("What is the object behind the blocks? Choose from")
+    assert demo[0]["image"].shape == (512, 682, 3) and tuple(demo[0]["image"][0, 0]) == (70, 1, 0)
+    assert tuple(demo[1]["image"][0, 0]) == (90, 1, 0)
+    assert obs["image"].shape == (6, 8, 3)
+    obs, *_ = env.step("A")
+    assert len(obs["history"]) == 2  # without history=True the query's own turns are not kept
+    with pytest.raises(ValueError, match="ROD and MVP-N only"):
+        make_env("COCO", icl_examples=1)
+    with pytest.raises(ValueError, match="need more than 1 other samples"):
+        make_env("ROD", icl_examples=3).reset(options={"sample_id": 0})
+    mvpn = make_env("MVP-N", icl_examples=1)
+    with pytest.raises(ValueError, match="need more than 0 other samples"):
+        mvpn.reset(seed=0)

@@ -73,7 +73,11 @@ def test_standardize_text_drops_up_to_the_last_capital_period():
 
 
 def test_render_prompt_exact_text():
-    question = build_question("Who is talking?", "This is a frame extracted from a video. Answer the following question.", "Hint: x.")
+    question = build_question(
+        "Who is talking?",
+        "This is a frame extracted from a video. Answer the following question.",
+        "Hint: x.",
+    )
     text = render_prompt(question, ["Rewind the video.", "The man."])
     assert text == (
         "This is a frame extracted from a video. Answer the following question. Who is talking? Hint: x. "

@@ -31,7 +31,13 @@ def test_rod_dialogue_and_turn_zero_rule(make_env):
     assert tuple(obs["image"][0, 0]) == (70, 0, 0)
     # the right category at turn 0 is wrong: nothing has moved yet
     _, [(reward, terminated, truncated, info)] = play(env, 0, ["E. Vase."])
-    assert (reward, terminated, truncated, info["outcome"], info["solved"]) == (0.0, True, False, "wrong_answer", False)
+    assert (reward, terminated, truncated, info["outcome"], info["solved"]) == (
+        0.0,
+        True,
+        False,
+        "wrong_answer",
+        False,
+    )
     # after one move the same reply is right
     _, steps = play(env, 0, ["A", "E"])
     assert [s[3]["outcome"] for s in steps] == ["useful_suggestion", "correct"]
@@ -63,7 +69,13 @@ def test_max_turns_cut_a_useful_suggestion(make_env):
     _, steps = play(env, 0, ["C"] * 14)
     assert [s[3]["outcome"] for s in steps[:13]] == ["useful_suggestion"] * 13
     reward, terminated, truncated, info = steps[-1]
-    assert (reward, terminated, truncated, info["outcome"], info["turn"]) == (0.0, False, True, "out_of_turns", 14)
+    assert (reward, terminated, truncated, info["outcome"], info["turn"]) == (
+        0.0,
+        False,
+        True,
+        "out_of_turns",
+        14,
+    )
     with pytest.raises(gym.error.ResetNeeded):
         env.step("A")
 
@@ -104,7 +116,12 @@ def test_imagenet_c_one_useful_fix_and_last_turn(make_env):
     assert info["options"] == FIXES + ["Cup.", "Goldfish.", "Lamp.", "Shoe."]
     assert info["image_path"] == "ImageNet-C/blur/5/x.png"
     _, [(reward, terminated, _, info)] = play(env, 0, ["B"])  # brightness: a fix that does not help
-    assert (reward, terminated, info["outcome"], info["chosen"]) == (0.0, True, "useless_suggestion", "Increase the brightness.")
+    assert (reward, terminated, info["outcome"], info["chosen"]) == (
+        0.0,
+        True,
+        "useless_suggestion",
+        "Increase the brightness.",
+    )
     _, steps = play(env, 0, ["A"] * 4)
     assert [s[3]["image_path"] for s in steps] == [f"ImageNet-C/blur/{k}/x.png" for k in (4, 3, 2, 1)]
     _, steps = play(env, 0, ["A"] * 5)
@@ -116,7 +133,11 @@ def test_imagenet_c_one_useful_fix_and_last_turn(make_env):
 def test_quickdraw_strokes_and_last_frame(make_env):
     env = make_env("QuickDraw")
     _, steps = play(env, 0, ["A", "A", "A"])
-    assert [s[3]["image_path"] for s in steps] == ["QuickDraw/cat/0002.png", "QuickDraw/cat/0003.png", "QuickDraw/cat/0004.png"]
+    assert [s[3]["image_path"] for s in steps] == [
+        "QuickDraw/cat/0002.png",
+        "QuickDraw/cat/0003.png",
+        "QuickDraw/cat/0004.png",
+    ]
     _, steps = play(env, 0, ["A", "A", "A", "A"])
     assert steps[-1][3]["outcome"] == "useless_suggestion"
     _, [(_, _, _, info)] = play(env, 0, ["D. Cat."])
@@ -159,7 +180,11 @@ def test_coco_zoom_crop_boxes(make_env):
     assert info["frame"] == [40.0, 32.0, 85.0, 68.0] and info["max_turns"] == 4
     assert obs["image"].shape == (36, 45, 3) and tuple(obs["image"][0, 0]) == (40, 32, 128)
     _, steps = play(env, 0, ["A", "A", "A"])
-    assert [s[3]["frame"] for s in steps] == [[30.0, 24.0, 95.0, 76.0], [20.0, 16.0, 105.0, 84.0], [10.0, 8.0, 115.0, 92.0]]
+    assert [s[3]["frame"] for s in steps] == [
+        [30.0, 24.0, 95.0, 76.0],
+        [20.0, 16.0, 105.0, 84.0],
+        [10.0, 8.0, 115.0, 92.0],
+    ]
     # zoom's option disappears at h0 * (granularity + 1) = 40
     assert steps[-1][3]["options"][0] == ABSTAIN
     obs, info = env.reset(options={"sample_id": 0})
@@ -182,7 +207,10 @@ def test_coco_one_and_two_directions(make_env):
 
 def test_coco_hints(make_env):
     obs, _ = make_env("COCO", hint=True).reset(options={"sample_id": 0})
-    assert "What is the object in the image? Hint: zooming out could help with classification. Choose" in obs["dialogue"]
+    assert (
+        "What is the object in the image? Hint: zooming out could help with classification. Choose"
+        in obs["dialogue"]
+    )
     obs, _ = make_env("COCO", hint=True).reset(options={"sample_id": 1})
     assert "Hint: moving the camera could help with classification." in obs["dialogue"]
 
@@ -191,11 +219,17 @@ def test_coco_hints(make_env):
     "name, hint",
     [
         ("ROD", "Hint: moving the occluding object might reveal what is behind it."),
-        ("VSOD", "Hint: If there is an occlusion, waiting for it to disappear or rewinding the video might reveal what's behind it."),
+        (
+            "VSOD",
+            "Hint: If there is an occlusion, waiting for it to disappear or rewinding the video might reveal what's behind it.",
+        ),
         ("MVP-N", "Hint: rotating the object could provide a more informative view."),
         ("ImageNet-C", "Hint: enhancing the image quality could help with classification."),
         ("QuickDraw", "Hint: Adding more details to the quickdraw could help with classification."),
-        ("ChangeIt", "Hint: If you cannot answer the question, waiting for it to appear or rewinding the video could help with classification."),
+        (
+            "ChangeIt",
+            "Hint: If you cannot answer the question, waiting for it to appear or rewinding the video could help with classification.",
+        ),
     ],
 )
 def test_hints(make_env, name, hint):

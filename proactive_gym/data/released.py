@@ -139,9 +139,13 @@ def load_released(
     entries = read_jsonl(path, scenario)
     if scenario.name == "VSOD":
         entries = [e for e in entries if e["strong_occlusions"] is True]
-    entries, used = _select_subset(entries, scenario, subset, None if subset_file is None else str(subset_file))
+    entries, used = _select_subset(
+        entries, scenario, subset, None if subset_file is None else str(subset_file)
+    )
     if not entries:
-        raise DataError(f"{path}: no episodes left after filtering (subset {used}); check the file and subset")
+        raise DataError(
+            f"{path}: no episodes left after filtering (subset {used}); check the file and subset"
+        )
     episodes = EpisodeSet(scenario, root, split, used, source, entries)
     first = entries[0]
     key = scenario.image_key(first, scenario.initial_state(first))
@@ -167,12 +171,15 @@ def load_image(
 
     path = episodes.image_path(key)
     try:
-        with Image.open(path) as img:
-            img = img.convert("RGB")
+        with Image.open(path) as raw:
+            img = raw.convert("RGB")
     except FileNotFoundError:
         raise DataError(_missing_image_message(episodes, entry, key)) from None
     except (UnidentifiedImageError, OSError) as exc:
-        raise DataError(f"image {path} (sample {entry['id']}) cannot be decoded: {exc}. Re-extract it.") from None
+        raise DataError(
+            f"image {path} (sample {entry['id']}) cannot be decoded: {exc}. Re-extract it."
+        ) from None
     if box is not None:
-        img = img.crop(box)
+        left, top, right, bottom = box
+        img = img.crop((left, top, right, bottom))
     return np.array(img, dtype=np.uint8)

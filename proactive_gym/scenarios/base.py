@@ -41,6 +41,10 @@ class Scenario:
     action_keywords: tuple[tuple[str, str], ...] = ()
     # open-ended mode: number of leading acceptable answers that are suggestions
     open_suggestions: int = 0
+    # MVP-N, ImageNet-C, QuickDraw: on the last allowed turn only the category is right
+    last_turn_category_only: bool = False
+    # in-context examples (ROD and MVP-N only): short edge of the demonstration images, as the paper
+    icl_short_edge: int | None = None
 
     @property
     def env_id(self) -> str:
@@ -61,12 +65,22 @@ class Scenario:
     def max_turns(self, entry: Entry) -> int:
         return int(entry["num_images"])
 
+    def last_turn(self, entry: Entry, state: State) -> bool:
+        """True on the last allowed turn of a scenario where only the category is right then."""
+        return self.last_turn_category_only and state["turn"] + 1 >= int(entry["num_images"])
+
+    def random_actions(self, entry: Entry) -> tuple[str, ...]:
+        """The actions a random invalid option may trigger (the random-options setting)."""
+        return tuple(dict.fromkeys(action for _, action in self.action_keywords))
+
     def valid_options(self, entry: Entry, state: State) -> list[str]:
         """The proactive and abstain options shown now, in data order."""
         return list(entry["options"])
 
     def useful_options(self, entry: Entry, state: State) -> list[str]:
         """The shown options that count as a useful suggestion now."""
+        if self.last_turn(entry, state):
+            return []
         return [o for o in self.valid_options(entry, state) if not is_abstain(o)]
 
     def category_allowed(self, entry: Entry, state: State) -> bool:
@@ -93,6 +107,10 @@ class Scenario:
     def crop_box(self, entry: Entry, state: State) -> tuple[float, float, float, float] | None:
         """A (left, top, right, bottom) box to crop the image to, or None for the whole image."""
         return None
+
+    def frame_valid(self, entry: Entry, state: State) -> bool:
+        """Whether the current frame exists (only a random action can leave the video: ChangeIt)."""
+        return True
 
     def frame_info(self, entry: Entry, state: State) -> Any:
         """What ``info["frame"]`` reports."""

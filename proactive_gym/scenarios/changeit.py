@@ -45,6 +45,9 @@ class ChangeIt(Scenario):
         step = int(entry["step_size"])
         state["frame"] += -step if action == "rewind" else step
 
+    def frame_valid(self, entry: Entry, state: State) -> bool:
+        return 0 <= state["frame"] < int(entry["num_images"])
+
     def at_reference(self, entry: Entry, state: State) -> bool:
         return abs(state["frame"] - entry["reference_image"]) < int(entry["step_size"]) or (
             state["frame"] == entry["reference_image"]

@@ -41,6 +41,10 @@ class COCO(Scenario):
         state.update(h=entry["horizontal_step"], v=entry["vertical_step"], nh=0, nv=0)
         return state
 
+    def random_actions(self, entry: Entry) -> tuple[str, ...]:
+        d = entry["direction"]
+        return ("zoom",) if "zoom" in d else tuple(a for a in ("left", "right", "up", "down") if a in d)
+
     def max_turns(self, entry: Entry) -> int:
         g = int(entry["granularity"])
         if "zoom" in entry["direction"]:

@@ -26,13 +26,11 @@ class ImageNetC(Scenario):
     hint = "Hint: enhancing the image quality could help with classification."
     extra_fields = ("quality_answer",)
     action_keywords = tuple((key, key) for key in FIX_KEYWORDS)
+    last_turn_category_only = True
     open_suggestions = 1
 
-    def _last_turn(self, entry: Entry, state: State) -> bool:
-        return state["turn"] + 1 >= int(entry["num_images"])
-
     def useful_options(self, entry: Entry, state: State) -> list[str]:
-        if self._last_turn(entry, state):
+        if self.last_turn(entry, state):
             return []
         return [o for o in self.valid_options(entry, state) if o == entry["quality_answer"]]
 

@@ -18,13 +18,9 @@ class MVPN(Scenario):
     action_keywords = tuple(
         (key, "rotate") for key in ("rotate", "view", "angle", "orientation", "different")
     )
+    last_turn_category_only = True
     open_suggestions = 2
-
-    def _last_turn(self, entry: Entry, state: State) -> bool:
-        return state["turn"] + 1 >= int(entry["num_images"])
-
-    def useful_options(self, entry: Entry, state: State) -> list[str]:
-        return [] if self._last_turn(entry, state) else super().useful_options(entry, state)
+    icl_short_edge = 112
 
     def transition(self, entry: Entry, state: State, action: str) -> None:
         state["frame"] = entry["valid_images"][state["turn"]]
@@ -35,7 +31,7 @@ class MVPN(Scenario):
         return str(entry["image_template"]).format(informative=informative, image=str(frame).zfill(4))
 
     def at_reference(self, entry: Entry, state: State) -> bool:
-        return self._last_turn(entry, state)
+        return self.last_turn(entry, state)
 
     def open_answer_string(self, entry: Entry) -> str:
         return "Rotate the object, Move the camera."

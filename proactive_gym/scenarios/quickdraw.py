@@ -14,13 +14,8 @@ class QuickDraw(Scenario):
     prefix = "QuickDraw"
     hint = "Hint: Adding more details to the quickdraw could help with classification."
     action_keywords = tuple((key, "details") for key in ("details", "quickdraw", "drawing", "sketch"))
+    last_turn_category_only = True
     open_suggestions = 1
-
-    def _last_turn(self, entry: Entry, state: State) -> bool:
-        return state["turn"] + 1 >= int(entry["num_images"])
-
-    def useful_options(self, entry: Entry, state: State) -> list[str]:
-        return [] if self._last_turn(entry, state) else super().useful_options(entry, state)
 
     def transition(self, entry: Entry, state: State, action: str) -> None:
         state["frame"] += 1

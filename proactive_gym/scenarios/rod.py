@@ -21,6 +21,7 @@ class ROD(Scenario):
     reference_prompt = "What type of object is in the image?"
     action_keywords = (("to the left", "left"), ("to the right", "right"))
     open_suggestions = 2
+    icl_short_edge = 512
 
     def category_allowed(self, entry: Entry, state: State) -> bool:
         return state["last_action"] is not None
