@@ -55,7 +55,7 @@ class ProactiveEnv(gym.Env[dict, str]):
 
     ## Observation
     ``{"image": uint8 array (H, W, 3), "dialogue": str}``: the current image (COCO: the current crop) and the
-    exact user text. With ``history=True`` also ``"history"``: a tuple of ``{"image", "dialogue", "reply"}``
+    exact user text. With ``history=True`` (or ``icl_examples``) also ``"history"``: a tuple of ``{"image", "dialogue", "reply"}``
     for the earlier turns (all images then resized to a 224-pixel short edge, except COCO's, as the paper).
     ``proactive_gym.protocol.to_messages(obs)`` turns an observation into chat messages.
 
@@ -87,9 +87,12 @@ class ProactiveEnv(gym.Env[dict, str]):
     ``data`` ("auto": the real data when ``data_root`` or ``PROACTIVE_GYM_DATA`` is set, else synthetic;
     "released"; "synthetic"), ``data_root``, ``split`` ("test"; other splits live in ``data_root/<split>``),
     ``subset`` ("auto", "all", "paper"), ``subset_file``, ``hint``, ``reference`` (the reference frame with
-    only the categories: the upper bound), ``history``, ``mode`` ("mcqa" or "open"), ``open_samples``
-    (100), ``reward`` (``RewardConfig`` or dict), ``synthetic_seed``, ``synthetic_size``; or
-    ``config=EnvConfig(...)``. ``render_mode``: "rgb_array" or "ansi".
+    only the categories: the upper bound), ``history``, ``icl_examples`` (ROD and MVP-N: 1 or 3 solved
+    demonstration episodes of other samples put before the query in ``obs["history"]``),
+    ``random_options`` (the proactive options replaced with other scenarios' ones; any of them then
+    triggers a random action of the scenario, as in the authors' code), ``mode`` ("mcqa" or "open"),
+    ``open_samples`` (100), ``reward`` (``RewardConfig`` or dict), ``synthetic_seed``,
+    ``synthetic_size``; or ``config=EnvConfig(...)``. ``render_mode``: "rgb_array" or "ansi".
 
     ``reset(seed=...)`` picks an episode with ``self.np_random``; ``reset(options={"sample_id": i})`` pins
     one; ``reset(options={"sample_id": i, "replies": [...]})`` returns the exact state those replies reach.
