@@ -613,7 +613,7 @@ class ToolEpisode:
         result = self._act(text)
         return result if isinstance(result, str) else "The episode goes on."
 
-    def finish(self, text: str) -> None:
+    def _finish(self, text: str) -> None:
         """Step the model's final plain-text reply (if the episode is still open and there is text)."""
         if not self.done and text.strip():
             self._act(text)
@@ -649,7 +649,7 @@ class MultiTurnReward:
         for completion, episode in zip(completions, environments, strict=True):
             last = completion[-1] if completion else {}
             if last.get("role") == "assistant" and not last.get("tool_calls"):
-                episode.finish(completion_text([last]))
+                episode._finish(completion_text([last]))
             rewards.append(episode.reward)
         if log_metric is not None:
             solved = [bool(e.info.get("solved")) for e in environments]
@@ -663,28 +663,21 @@ class MultiTurnReward:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def warmup_targets(rows: list[dict[str, Any]], seed: int) -> list[str]:
-    """One target per row, drawn uniformly among the row's shown options, in the form ``"C. Vase."``.
+def warmup_target(options: list[str], rng: Any) -> str:
+    """A warm-up target drawn uniformly among the shown ``options``, in the form ``"C. Vase."``.
 
-    Uniform targets teach the format only: every option (suggestions, categories, abstain) is equally
-    likely, whatever the state, so the warmed-up model is no better than chance and GRPO has to learn
-    which reply the env rewards. Deterministic in ``seed``.
+    A fresh draw every time a state is visited teaches the format only: every option (suggestions,
+    categories, abstain) is equally likely whatever the state, so the warmed-up model is no better than
+    chance and GRPO has to learn which reply the env rewards.
     """
-    import numpy as np
-
     from proactive_gym.protocol import letter
 
-    rng = np.random.default_rng(seed)
-    targets = []
-    for row in rows:
-        options = json.loads(row["options"])
-        j = int(rng.integers(len(options)))
-        targets.append(f"{letter(j)}. {options[j]}")
-    return targets
+    j = int(rng.integers(len(options)))
+    return f"{letter(j)}. {options[j]}"
 
 
 def format_warmup(model_dir: Path, rows: list[dict[str, Any]], args: Args, out_dir: Path) -> Path:
-    """Supervised warm-up of all parameters on ``rows`` with :func:`warmup_targets`; saves to ``out_dir``.
+    """Supervised warm-up of all parameters on ``rows`` with :func:`warmup_target`; saves to ``out_dir``.
 
     Only the reply tokens (and the end-of-turn token) are trained. Returns ``out_dir``.
     """
@@ -699,7 +692,6 @@ def format_warmup(model_dir: Path, rows: list[dict[str, Any]], args: Args, out_d
     processor = load_processor(str(model_dir))
     model = AutoModelForImageTextToText.from_pretrained(str(model_dir), dtype=torch.float32).to(device)
     model.train()
-    targets = warmup_targets(rows, args.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.sft_learning_rate)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / max(1, args.sft_steps)))
@@ -712,7 +704,8 @@ def format_warmup(model_dir: Path, rows: list[dict[str, Any]], args: Args, out_d
         prompts, fulls, images = [], [], []
         for i in batch:
             prompt = _with_images(rows[i]["prompt"], rows[i]["images"])
-            answer = {"role": "assistant", "content": [{"type": "text", "text": targets[i]}]}
+            target = warmup_target(json.loads(rows[i]["options"]), rng)
+            answer = {"role": "assistant", "content": [{"type": "text", "text": target}]}
             prompts.append(processor.apply_chat_template(prompt, add_generation_prompt=True, tokenize=False))
             fulls.append(processor.apply_chat_template(prompt + [answer], tokenize=False))
             images.append(rows[i]["images"])
@@ -871,19 +864,14 @@ def tenths(curve: list[float]) -> dict[str, float | None]:
 def evaluate_model(args: Args, model_path: str, adapter: str | None, scenarios: list[str], out_dir: Path
                    ) -> dict[str, dict[str, float]]:
     """acc and psr per scenario of ``model_path`` (+ ``adapter``) with the project's harness."""
-    from proactive_gym.agents import make_agent
     from proactive_gym.evaluation import evaluate
 
     options: dict[str, Any] = {"max_new_tokens": args.eval_max_new_tokens, "batch_size": args.eval_batch_size}
     if adapter:
         options["adapter"] = adapter
-    agent = make_agent(f"hf:{model_path}", **options)
-    try:
-        summary = evaluate(agent, envs=scenarios, out=str(out_dir), batch_size=args.eval_batch_size,
-                           env_kwargs=env_kwargs(args, args.eval_split), seed=args.seed,
-                           max_episodes=args.eval_max_episodes)
-    finally:
-        agent.close()
+    summary = evaluate(f"hf:{model_path}", envs=scenarios, out=str(out_dir), batch_size=args.eval_batch_size,
+                       env_kwargs=env_kwargs(args, args.eval_split), seed=args.seed,
+                       max_episodes=args.eval_max_episodes, agent_options=options, force=True)
     return {s: {"acc": float(summary.acc[s]), "psr": float(summary.psr[s])} for s in scenarios}
 
 

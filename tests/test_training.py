@@ -1,0 +1,351 @@
+"""training/grpo.py: arguments, bad input, training rows, the env reward, and GRPO steps of both recipes.
+
+Everything runs offline on the hand-made released-format fixture and the tiny Qwen3-VL. In the GRPO tests
+the rollouts' text is scripted (the trainer's sampler is replaced by a fixed policy) so that every group
+mixes rewarded and unrewarded replies: a random model only emits junk, every reward would be 0 and no
+gradient would flow. Everything after sampling (tool calls, env rewards, the loss, the LoRA update) is
+TRL's and the env's real code.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _load_grpo():
+    spec = importlib.util.spec_from_file_location("training_grpo", REPO / "training" / "grpo.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["training_grpo"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+grpo = _load_grpo()
+
+QUICKDRAW_SUGGESTION = "A. Add more details."
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    pytest.importorskip("trl")
+    from proactive_gym.models import build_tiny_qwen3_vl
+
+    return str(build_tiny_qwen3_vl(tmp_path_factory.mktemp("tiny") / "model", seed=0))
+
+
+def _args(fixture_root, **overrides):
+    base = dict(data="released", data_root=str(fixture_root), train_split="test", eval_split="test",
+                report_to="none", seed=0)
+    return grpo.Args(**{**base, **overrides})
+
+
+# ----- arguments and bad input ------------------------------------------------------------------------
+
+
+def test_defaults_are_the_paper_recipe_and_presets_yield_to_flags():
+    args = grpo.parse_args([])
+    assert (args.lora_r, args.lora_alpha, args.lora_dropout, args.lora_target_modules) == (16, 16, 0.1, "q_proj,k_proj")
+    assert (args.num_generations, args.learning_rate, args.lr_scheduler_type) == (8, 2e-5, "cosine")
+    assert (args.train_envs, args.reward_suggestion, args.report_to) == ("QuickDraw,COCO", 0.5, "tensorboard")
+    assert args.eval_scenarios() == ["ROD", "VSOD", "MVP-N", "ImageNet-C", "ChangeIt"]
+    demo = grpo.parse_args(["--preset", "cpu-demo", "--learning-rate", "0.5", "--use-lora", "false"])
+    assert (demo.model, demo.learning_rate, demo.use_lora) == ("tiny", 0.5, False)
+    assert demo.max_steps == grpo.PRESETS["cpu-demo"]["max_steps"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"train_envs": "QuickDraw,Atari"}, "--train-envs: unknown scenario 'Atari'"),
+        ({"eval_envs": "ROD,nope"}, "--eval-envs: unknown scenario 'nope'"),
+        ({"recipe": "three-turn"}, "unknown --recipe 'three-turn'"),
+        ({"num_generations": 3, "per_device_train_batch_size": 8, "gradient_accumulation_steps": 1},
+         "not a multiple of --num-generations 3"),
+        ({"data": "released", "data_root": None}, "--data released needs --data-root"),
+    ],
+)
+def test_bad_arguments_get_one_clear_message(overrides, message):
+    args = grpo.Args(**{"model": "tiny", "report_to": "none", **overrides})
+    with pytest.raises(grpo.UsageError, match=message.replace("(", r"\(")):
+        grpo.check_args(args)
+
+
+def test_main_reports_bad_input_without_loading_anything(capsys):
+    assert grpo.main(["--train-envs", "Pong", "--model", "tiny"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --train-envs: unknown scenario 'Pong'; valid names: ROD, VSOD, MVP-N")
+    assert "torch" not in sys.modules or "training_grpo" in sys.modules  # nothing asserted about torch state
+
+
+def test_missing_extra_is_named_with_the_fix(monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "trl" else real(name, *a))
+    with pytest.raises(grpo.UsageError, match=r"missing package\(s\) trl for training: pip install 'proactive_gym\[train\]'"):
+        grpo.check_args(grpo.Args(model="tiny", report_to="none"))
+
+
+def test_model_trl_cannot_train_is_refused(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert", "architectures": ["BertModel"]}))
+    with pytest.raises(grpo.UsageError, match="TRL's GRPOTrainer cannot train --model .* model type 'bert'"):
+        grpo.check_model(str(tmp_path), "single-turn")
+
+
+def test_multi_turn_needs_tool_calling(tiny_model, tmp_path):
+    grpo.check_model(tiny_model, "multi-turn")  # the tiny model carries TRL's qwen3_vl template: accepted
+    no_tools = tmp_path / "no-tools"
+    shutil.copytree(tiny_model, no_tools)
+    template = Path(importlib.util.find_spec("trl").origin).parent / "chat_templates" / "qwen2_5_vl.jinja"
+    shutil.copy(template, no_tools / "chat_template.jinja")
+    grpo.check_model(str(no_tools), "single-turn")  # fine for the single-turn recipe
+    with pytest.raises(grpo.UsageError, match="--recipe multi-turn needs a model whose chat template supports"):
+        grpo.check_model(str(no_tools), "multi-turn")
+
+
+# ----- training rows ------------------------------------------------------------------------------------
+
+
+def test_rows_are_env_states_along_the_suggestion_path(fixture_root):
+    kwargs = grpo.env_kwargs(_args(fixture_root), "test")
+    rows = grpo.build_rows(["QuickDraw", "COCO"], kwargs, None, 3, seed=0)
+    got = [(r["scenario"], r["sample_id"], r["state"], r["path_length"], len(json.loads(r["replies"]))) for r in rows]
+    assert got == [
+        ("QuickDraw", 0, 0, 3, 0), ("QuickDraw", 0, 2, 3, 2), ("QuickDraw", 0, 3, 3, 3),
+        ("COCO", 0, 0, 3, 0), ("COCO", 0, 2, 3, 2), ("COCO", 0, 3, 3, 3),
+        ("COCO", 1, 0, 2, 0), ("COCO", 1, 1, 2, 1), ("COCO", 1, 2, 2, 2),
+        ("COCO", 2, 0, 2, 0), ("COCO", 2, 1, 2, 1), ("COCO", 2, 2, 2, 2),
+    ]
+    assert json.loads(rows[2]["replies"]) == [QUICKDRAW_SUGGESTION] * 3
+    assert json.loads(rows[11]["replies"]) == ["A. Move the camera up.", "B. Move the camera to the left."]
+    for row in rows:  # the prompt is exactly what the env shows in that state
+        env = grpo.make_env(row["scenario"], kwargs)
+        obs, info = env.reset(options={"sample_id": row["sample_id"], "replies": json.loads(row["replies"])})
+        assert row["prompt"] == [{"role": "user", "content": [{"type": "image", "text": None},
+                                                              {"type": "text", "text": obs["dialogue"]}]}]
+        assert np.array_equal(np.asarray(row["images"][0]), obs["image"])
+        assert json.loads(row["options"]) == info["options"]
+
+
+def test_row_building_is_deterministic(fixture_root):
+    kwargs = grpo.env_kwargs(_args(fixture_root), "test")
+
+    def build(seed):
+        rows = grpo.build_rows(["COCO", "QuickDraw"], kwargs, 2, 2, seed=seed)
+        return [({k: v for k, v in r.items() if k != "images"}, [np.asarray(i).tobytes() for i in r["images"]])
+                for r in rows]
+
+    first = build(0)
+    assert first == build(0)
+    assert [r["sample_id"] for r, _ in first if r["scenario"] == "COCO"] == [0, 0, 1, 1]
+    assert [r["sample_id"] for r, _ in build(2) if r["scenario"] == "COCO"] == [0, 0, 2, 2]  # the seed picks
+    assert grpo.pick_states(7, 3) == [0, 4, 7] and grpo.pick_states(1, 3) == [0, 1] and grpo.pick_states(5, 1) == [0]
+
+
+# ----- the reward is the env's -------------------------------------------------------------------------------
+
+
+def test_reward_replays_replies_through_the_env(fixture_root):
+    kwargs = grpo.env_kwargs(_args(fixture_root, reward_suggestion=0.75), "test")
+    reward = grpo.EnvReward(kwargs)
+    replies = ["D. Cat.", QUICKDRAW_SUGGESTION, "B. I cannot tell.", "C. Cup.", "a cat, I think", ""]
+    logged = {}
+    n = len(replies)
+    first = reward(completions=[[{"role": "assistant", "content": r}] for r in replies], scenario=["QuickDraw"] * n,
+                   sample_id=[0] * n, replies=["[]"] * n, log_metric=logged.__setitem__, prompts=[None] * n)
+    assert first == [1.0, 0.75, 0.0, 0.0, 0.0, 0.0]
+    assert logged["outcome/correct"] == 1 / 6 and logged["outcome/useful_suggestion"] == 1 / 6
+    assert logged["outcome/abstain"] == 1 / 6 and logged["outcome/wrong_answer"] == 1 / 6
+    assert logged["outcome/unparsable"] == 2 / 6
+    # On the last frame (after three strokes were added) only the category is right.
+    last = json.dumps([QUICKDRAW_SUGGESTION] * 3)
+    assert reward(completions=["D. Cat.", QUICKDRAW_SUGGESTION], scenario=["QuickDraw"] * 2, sample_id=[0, 0],
+                  replies=[last, last]) == [1.0, 0.0]
+    # The values are the env's own: compare with a fresh env stepping the same replies.
+    env = grpo.make_env("QuickDraw", kwargs)
+    for text, value in zip(replies, first, strict=True):
+        env.reset(options={"sample_id": 0})
+        assert env.step(text)[1] == value
+
+
+# ----- GRPO steps ----------------------------------------------------------------------------------------
+
+
+def _script(trainer, policy):
+    """Replace the trainer's sampler: ``policy(index, prompt_ids) -> text`` gives each completion."""
+    tokenizer = trainer.processing_class.tokenizer
+
+    def generate(prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
+        return [tokenizer.encode(policy(i, ids), add_special_tokens=False) for i, ids in enumerate(prompt_ids)], None
+
+    trainer._generate_single_turn = generate
+
+
+def _lora_snapshot(trainer):
+    import torch
+
+    return {n: p.detach().clone() for n, p in trainer.model.named_parameters() if isinstance(p, torch.Tensor)}
+
+
+def _assert_only_lora_changed(before, trainer):
+    after = dict(trainer.model.named_parameters())
+    lora = [n for n in before if "lora_" in n]
+    assert lora and all(("q_proj" in n or "k_proj" in n) for n in lora)
+    assert all(not after[n].requires_grad for n in before if "lora_" not in n)
+    changed = {n for n in lora if not np.array_equal(before[n].numpy(), after[n].detach().numpy())}
+    assert changed == set(lora)  # every LoRA matrix (A and B, q_proj and k_proj, both layers) moved
+    assert all(np.array_equal(before[n].numpy(), after[n].detach().numpy()) for n in before if "lora_" not in n)
+
+
+def test_single_turn_grpo_two_steps_train_lora(fixture_root, tiny_model, tmp_path):
+    args = _args(fixture_root, model=tiny_model, max_steps=2, num_generations=4, per_device_train_batch_size=8,
+                 gradient_accumulation_steps=1, learning_rate=1e-2, max_completion_length=16,
+                 reward_suggestion=0.5)
+    rows = grpo.build_rows(["QuickDraw"], grpo.env_kwargs(args, "test"), None, 3, seed=0)
+    trainer = grpo.make_trainer(args, tiny_model, grpo.rows_to_dataset(rows), tmp_path / "trainer")
+    script = ["D. Cat.", QUICKDRAW_SUGGESTION, "B. I cannot tell.", "zzz"]
+    _script(trainer, lambda i, ids: script[i % 4] + "<|im_end|>")
+    before = _lora_snapshot(trainer)
+    trainer.train()
+    _assert_only_lora_changed(before, trainer)
+    steps = [e for e in trainer.state.log_history if "reward" in e]
+    assert len(steps) == 2
+    for entry in steps:  # per group: correct 1, suggestion 0.5 (0 on the last frame), abstain 0, junk 0
+        assert entry["outcome/correct"] == 0.25 and entry["outcome/unparsable"] == 0.25
+        assert entry["outcome/abstain"] == 0.25
+        assert entry["reward"] == pytest.approx(0.25 + 0.5 * entry["outcome/useful_suggestion"])
+    assert grpo.reward_curve(trainer.state.log_history) == [e["reward"] for e in steps]
+
+
+def _per_image(pixels, grid_thw):
+    """Split flattened Qwen-VL patches into one bytes blob per image (its grid's patch count)."""
+    sizes = [int(t * h * w) for t, h, w in grid_thw.tolist()]
+    return [chunk.float().numpy().tobytes() for chunk in pixels.split(sizes)]
+
+
+def _tool_call(name, arguments):
+    return "<tool_call>\n" + json.dumps({"name": name, "arguments": arguments}) + "\n</tool_call><|im_end|>"
+
+
+def test_multi_turn_grpo_two_steps_every_revealed_image_reaches_the_forward_pass(fixture_root, tiny_model, tmp_path):
+    import torch
+
+    args = _args(fixture_root, model=tiny_model, recipe="multi-turn", max_steps=2, num_generations=8,
+                 per_device_train_batch_size=8, gradient_accumulation_steps=1, learning_rate=1e-2,
+                 max_completion_length=2048)
+    rows = grpo.build_rows(["QuickDraw"], grpo.env_kwargs(args, "test"), None, 1, seed=0)  # the first frame only
+    trainer = grpo.make_trainer(args, tiny_model, grpo.rows_to_dataset(rows), tmp_path / "trainer")
+    response_id = trainer.processing_class.tokenizer.convert_tokens_to_ids("<tool_response>")
+
+    def policy(i, ids):  # even rollouts: two interventions then the right answer; odd ones: a wrong guess
+        seen = ids.count(response_id)
+        if seen == 0:
+            return _tool_call("intervene", {"action": "Add more details."}) if i % 2 == 0 else \
+                "C. Cup.<|im_end|>"
+        if seen == 1:
+            return _tool_call("intervene", {"action": "Add more details."})
+        if seen == 2:
+            return _tool_call("answer", {"category": "Cat."})
+        return "<|im_end|>"
+
+    _script(trainer, policy)
+    expected, seen_pixels, rewards = [], [], []
+    reward_fn = trainer.reward_funcs[0]
+
+    def recording_reward(**kwargs):
+        values = reward_fn(**kwargs)
+        rewards.append(values)
+        expected.append([list(imgs) + list(env.revealed) for imgs, env in zip(kwargs["images"],
+                                                                             kwargs["environments"], strict=True)])
+        return values
+
+    recording_reward.__name__ = "env_reward"
+    trainer.reward_funcs[0] = recording_reward
+    visual = next(m for n, m in trainer.model.named_modules() if n.endswith("visual"))
+
+    def record_pixels(module, args, kwargs):
+        if torch.is_grad_enabled():  # the training forward (sampling is scripted and runs no model)
+            pixels = args[0] if args else kwargs["hidden_states"]
+            grid = args[1] if len(args) > 1 else kwargs["grid_thw"]
+            seen_pixels.append(_per_image(pixels.detach(), grid))
+
+    visual.register_forward_pre_hook(record_pixels, with_kwargs=True)
+    before = _lora_snapshot(trainer)
+    trainer.train()
+
+    _assert_only_lora_changed(before, trainer)
+    assert rewards == [[1.0, 0.0] * 4, [1.0, 0.0] * 4]
+    assert [[len(imgs) for imgs in step] for step in expected] == [[3, 1] * 4, [3, 1] * 4]
+    assert len(seen_pixels) == 2  # one training forward per step, holding every image of every rollout
+    processor = trainer.processing_class.image_processor
+    for step_images, pixels in zip(expected, seen_pixels, strict=True):
+        flat = [img for imgs in step_images for img in imgs]
+        want = processor(images=flat, return_tensors="pt")
+        # TRL shuffles the rollouts of a generation batch before the forward pass: compare as multisets.
+        assert Counter(pixels) == Counter(_per_image(want["pixel_values"], want["image_grid_thw"]))
+    # The revealed frames are the env's next frames (the fixture encodes the frame id in the red channel).
+    revealed = expected[0][0][1:]
+    assert [np.asarray(img)[0, 0, 0] for img in revealed] == [20, 30]
+    assert [e["tools/call_frequency"] for e in trainer.state.log_history if "reward" in e] == [1.5, 1.5]
+
+
+# ----- warm-up, report, end to end -------------------------------------------------------------------------
+
+
+def test_warmup_targets_are_parsable_options_drawn_uniformly(fixture_root):
+    kwargs = grpo.env_kwargs(_args(fixture_root), "test")
+    env = grpo.make_env("QuickDraw", kwargs)
+    _, info = env.reset(options={"sample_id": 0})
+    rng = np.random.default_rng(0)
+    draws = [grpo.warmup_target(info["options"], rng) for _ in range(600)]
+    assert draws == [grpo.warmup_target(info["options"], r) for r in [np.random.default_rng(0)] for _ in range(600)]
+    counts = {text: draws.count(text) for text in sorted(set(draws))}
+    assert sorted(counts) == ["A. Add more details.", "B. I cannot tell.", "C. Cup.", "D. Cat.",
+                              "E. Lamp.", "F. Shoe."]
+    assert all(70 <= c <= 130 for c in counts.values())  # 100 expected each
+    for text in counts:
+        env.reset(options={"sample_id": 0})
+        assert env.step(text)[4]["outcome"] != "unparsable"
+
+
+def test_before_after_table_marks_in_domain_and_held_out():
+    before = {"QuickDraw": {"acc": 10.0, "psr": 0.5}, "ROD": {"acc": 0.0, "psr": 0.0}, "COCO": {"acc": 20.0, "psr": 1.0}}
+    after = {"QuickDraw": {"acc": 30.0, "psr": 1.5}, "ROD": {"acc": 12.5, "psr": 2.0}, "COCO": {"acc": 40.0, "psr": 1.0}}
+    assert grpo.before_after_table(before, after, ["QuickDraw", "COCO"]).splitlines() == [
+        "| scenario | split | acc before | acc after | psr before | psr after |",
+        "|---|---|---|---|---|---|",
+        "| ROD | held-out | 0.0 | 12.5 | 0.00 | 2.00 |",
+        "| QuickDraw | in-domain | 10.0 | 30.0 | 0.50 | 1.50 |",
+        "| COCO | in-domain | 20.0 | 40.0 | 1.00 | 1.00 |",
+        "| mean | in-domain | 15.0 | 35.0 | 0.75 | 1.25 |",
+        "| mean | held-out | 0.0 | 12.5 | 0.00 | 2.00 |",
+    ]
+    assert grpo.tenths([0.0] * 10 + [1.0] * 10) == {"first_tenth": 0.0, "last_tenth": 1.0, "gain": 1.0}
+
+
+def test_run_end_to_end_writes_adapter_table_and_config(fixture_root, tiny_model, tmp_path):
+    args = _args(fixture_root, model=tiny_model, out=str(tmp_path / "run"), train_envs="QuickDraw",
+                 eval_envs="MVP-N", max_steps=2, num_generations=4, per_device_train_batch_size=8,
+                 gradient_accumulation_steps=1, max_completion_length=8, sft_steps=2, sft_batch_size=2,
+                 eval_max_episodes=1, eval_max_new_tokens=8)
+    summary = grpo.run(args)
+    out = Path(args.out)
+    assert (out / "adapter" / "adapter_config.json").exists() and (out / "warmup-model" / "config.json").exists()
+    assert sorted(summary["before"]) == ["MVP-N", "QuickDraw"] == sorted(summary["after"])
+    assert summary["in_domain"] == ["QuickDraw"] and summary["held_out"] == ["MVP-N"]
+    table = (out / "adapter" / "before_after.md").read_text()
+    assert "| MVP-N | held-out |" in table and "| QuickDraw | in-domain |" in table
+    saved = json.loads((out / "adapter" / "before_after.json").read_text())
+    assert saved["config"]["lora_r"] == 16 and saved["config"]["train_envs"] == "QuickDraw"
+    assert len(saved["reward"]["curve"]) == 2
+    config = json.loads((out / "adapter" / "run_config.json").read_text())
+    assert config["env_kwargs"]["reward"] == {"correct": 1.0, "useful_suggestion": 0.5}
+    assert json.loads((out / "eval-after" / "config.json").read_text())["agent_options"]["adapter"] == str(out / "adapter")
