@@ -12,7 +12,8 @@ It runs the standard library's threading HTTP server in a background thread and 
 Faults: ``"500"`` (HTTP 500), ``"503"``, ``"429"`` (rate limit with ``Retry-After: 0``), ``"400"``,
 ``"stall"`` (sleep ``stall_seconds`` before answering), ``"garbage"`` (200 with a body that is not JSON),
 ``"empty"`` (200 with ``"choices": []``), ``"null"`` (200 with a choice whose content is null),
-``"drop"`` (close the connection without answering).
+``"drop"`` (close the connection without answering). ``die_after=N`` (or :meth:`FakeOpenAIServer.die`)
+kills the server right after it answered its N-th request: later requests are dropped, then refused.
 
 Every request body is kept in ``server.requests`` (in arrival order, its headers in ``server.headers``,
 what was done in ``server.statuses``: 200 or the fault name); ``server.max_in_flight`` is the
@@ -67,11 +68,14 @@ class FakeOpenAIServer:
         host: str = "127.0.0.1",
         port: int = 0,
         model: str = "fake-model",
+        die_after: int | None = None,
     ) -> None:
         self.script: Script = script or (lambda body: "A.")
         self.latency = latency
         self.stall_seconds = stall_seconds
         self.model = model
+        self.die_after = die_after
+        self._dead = False
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.statuses: list[int | str] = []
@@ -116,11 +120,7 @@ class FakeOpenAIServer:
         """Die: stop serving, drop open connections and close the listening socket (later connections are
         refused). Safe to call twice."""
         self._stop_stalls.set()
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._httpd.server_close()
+        self._stop_listening()
         with self._lock:
             connections, self._connections = list(self._connections), set()
         for conn in connections:
@@ -129,6 +129,24 @@ class FakeOpenAIServer:
             except OSError:
                 pass
             conn.close()
+
+    def die(self) -> None:
+        """Die now, also from inside a request: later requests are dropped unanswered and the server stops
+        (in a background thread, so a handler may call this)."""
+        with self._lock:
+            if self._dead:
+                return
+            self._dead = True
+        # Established connections stay open (a reply being read is not cut off); requests on them are
+        # dropped by the handler, and new connections are refused once the listening socket is closed.
+        threading.Thread(target=self._stop_listening, daemon=True).start()
+
+    def _stop_listening(self) -> None:
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._httpd.server_close()
 
     def __enter__(self) -> FakeOpenAIServer:
         return self.start()
@@ -197,15 +215,24 @@ class FakeOpenAIServer:
                     self._json(400, {"error": {"message": "request body is not JSON"}})
                     return
                 with server._lock:
-                    server.requests.append(body)
-                    server.headers.append({k.lower(): v for k, v in self.headers.items()})
-                    server._in_flight += 1
-                    server.max_in_flight = max(server.max_in_flight, server._in_flight)
+                    dead = server._dead
+                    if not dead:
+                        server.requests.append(body)
+                        server.headers.append({k.lower(): v for k, v in self.headers.items()})
+                        server._in_flight += 1
+                        server.max_in_flight = max(server.max_in_flight, server._in_flight)
+                    dies_now = server.die_after is not None and len(server.requests) >= server.die_after
+                if dead:
+                    self.close_connection = True
+                    self.connection.close()
+                    return
                 try:
                     self._answer(body)
                 finally:
                     with server._lock:
                         server._in_flight -= 1
+                    if dies_now:
+                        server.die()
 
             def _answer(self, body: dict[str, Any]) -> None:
                 fault = server._next_fault()

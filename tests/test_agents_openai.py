@@ -187,3 +187,22 @@ def test_base_url_variants_and_close_twice() -> None:
     agent.close()
     with pytest.raises(RuntimeError, match="after close"):
         agent.act(observations(1), [{}])
+
+
+def test_history_reaches_the_server_as_a_conversation(server: FakeOpenAIServer) -> None:
+    import gymnasium as gym
+
+    import proactive_gym  # noqa: F401
+
+    env = gym.make("ProactiveBench/ROD-v0", history=True)
+    obs, info = env.reset(seed=0)
+    first_reply = info["oracle"]
+    obs, *_ = env.step(first_reply)
+    env.close()
+    with agent_for(server.url) as agent:
+        agent.act([obs], [{}])
+    messages = server.requests[0]["messages"]
+    assert [m["role"] for m in messages] == ["user", "assistant", "user"]
+    assert messages[1]["content"] == first_reply
+    assert [[p["type"] for p in m["content"]] for m in messages[::2]] == [["image_url", "text"]] * 2
+    assert messages[2]["content"][1]["text"] == obs["dialogue"]
