@@ -92,3 +92,29 @@ def test_resume_finishes_the_failed_episodes(tmp_path: Path) -> None:
     assert sum(m["errors"] for m in second.scenarios.values()) == 0
     assert len(again.requests) == len(failed)
     assert [m["n"] for m in second.scenarios.values()] == [EPISODES] * 3
+
+
+def test_open_mode_with_an_llm_judge_over_http(tmp_path: Path) -> None:
+    """Open-ended mode: the agent and the judge are both served by the stub; scores come from the judge."""
+
+    def script(body: dict) -> str:
+        text = last_user_text(body)
+        if "## Acceptable answers\n" not in text:
+            return "Please move the camera to the left."
+        answers = json.loads(text.split("## Acceptable answers\n")[1].split("\n")[0])
+        # Flag only the last acceptable answer: a category where the scenario has one, else a suggestion.
+        return "<think>1, 1, 1</think>\n" + ", ".join(["0"] * (len(answers) - 1) + ["1"])
+
+    with FakeOpenAIServer(script=script) as server:
+        summary = evaluate(
+            "openai:stub", envs="ROD,QuickDraw", out=tmp_path, batch_size=4, max_episodes=3,
+            env_kwargs={"mode": "open"}, agent_options=options(server.url),
+            judge="openai:judge", judge_options={"base_url": server.url, "backoff": 0.01},
+        )  # fmt: skip
+    # ROD has no category answer (its last answer is a suggestion); QuickDraw's last answer is the category.
+    assert (summary.scenarios["ROD"]["ps"], summary.scenarios["ROD"]["cc"]) == (100.0, 0.0)
+    assert (summary.scenarios["QuickDraw"]["ps"], summary.scenarios["QuickDraw"]["cc"]) == (0.0, 100.0)
+    records = records_of(tmp_path)
+    assert all(r["judge"]["raw"].startswith("<think>1, 1, 1</think>\n") for r in records)
+    judge_requests = [b for b in server.requests if b["model"] == "judge"]
+    assert len(judge_requests) == 6 and all(b["max_tokens"] == 4096 for b in judge_requests)
