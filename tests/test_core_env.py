@@ -297,16 +297,16 @@ def test_image_template_pointing_nowhere(tmp_path):
     entry = json.loads(path.read_text())
     entry["image_template"] = "QuickDraw/elsewhere/{image}.png"
     path.write_text(json.dumps(entry) + "\n")
-    with pytest.raises(DataError, match=r"QuickDraw/elsewhere/0001.png not found \(sample 0.*image_template"):
+    with pytest.raises(DataError, match=r"QuickDraw/elsewhere/0000.png not found \(sample 0.*image_template"):
         gym.make("ProactiveBench/QuickDraw-v0", data_root=tmp_path, subset="all")
 
 
 def test_image_missing_mid_episode_is_a_clear_error(tmp_path):
     write_fixture(tmp_path, prefixes=["QuickDraw"])
-    (tmp_path / "QuickDraw/cat/0002.png").unlink()
+    (tmp_path / "QuickDraw/cat/0001.png").unlink()
     env = gym.make("ProactiveBench/QuickDraw-v0", data_root=tmp_path, subset="all")
     env.reset(seed=0)
-    with pytest.raises(DataError, match="0002.png not found"):
+    with pytest.raises(DataError, match="0001.png not found"):
         env.step("A")
 
 
@@ -378,7 +378,7 @@ def test_random_invalid_options(make_env):
     obs, info = env.reset(options={"sample_id": 0})
     options = info["options"][:3]
     assert options[1] == "I cannot tell."
-    assert options == ["Increase the resolution.", "I cannot tell.", "Increase the contrast."]
+    assert options == ["Increase the contrast.", "I cannot tell.", "Wait for the occlusion to disappear."]
     again = make_env("ROD", random_options=True).reset(options={"sample_id": 0})[1]["options"]
     assert again == info["options"]  # deterministic per sample
     obs, reward, terminated, truncated, info = env.step("A")  # any proactive option moves the scene randomly

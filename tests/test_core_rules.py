@@ -134,9 +134,9 @@ def test_quickdraw_strokes_and_last_frame(make_env):
     env = make_env("QuickDraw")
     _, steps = play(env, 0, ["A", "A", "A"])
     assert [s[3]["image_path"] for s in steps] == [
+        "QuickDraw/cat/0001.png",
         "QuickDraw/cat/0002.png",
         "QuickDraw/cat/0003.png",
-        "QuickDraw/cat/0004.png",
     ]
     _, steps = play(env, 0, ["A", "A", "A", "A"])
     assert steps[-1][3]["outcome"] == "useless_suggestion"

@@ -151,12 +151,12 @@ def fixture_entries() -> dict[str, list[dict[str, Any]]]:
             _entry(
                 0,
                 "What is this drawing?",
-                ["Add more details to the drawing.", ABSTAIN],
+                ["Add more details.", ABSTAIN],
                 "Cat.",
                 image_template="QuickDraw/cat/{image}.png",
-                first_image=1,
+                first_image=0,
                 num_images=4,
-                reference_image=4,
+                reference_image=3,
             ),
         ],
         "ChangeIt": [

@@ -26,7 +26,7 @@ POOL: dict[str, tuple[str, ...]] = {
         "Increase the resolution.",
         "Remove the artifacts.",
     ),
-    "QuickDraw": ("Add more details to the drawing.",),
+    "QuickDraw": ("Add more details.", "Add more strokes to the sketch."),
     "ChangeIt": ("Wait for the object to appear.", "Rewind the video."),
     "COCO": (
         "Move the camera to the left.",
