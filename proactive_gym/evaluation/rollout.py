@@ -21,6 +21,7 @@ with ``reset(options={"sample_id": id, "replies": replies[:k]})``.
 
 from __future__ import annotations
 
+import copy
 import logging
 import traceback
 from collections import deque
@@ -157,18 +158,35 @@ def _act(agent: Agent, batch: list[Episode]) -> list[str | BaseException]:
         return [_act(agent, [e])[0] for e in batch]
 
 
+def _another_env(existing: list[Any] | None, make_env: Callable[[str], Any], scenario: str) -> Any:
+    """One more env of ``scenario``: a deep copy of an existing one that shares its loaded (read-only)
+    episode data, which is ~500x cheaper than building it again; else a fresh one. Every episode starts
+    with ``reset``, so the copied episode state does not matter."""
+    if existing:
+        try:
+            base = existing[0].unwrapped
+            shared = [getattr(base, name, None) for name in ("episodes", "_by_id")]
+            return copy.deepcopy(existing[0], {id(obj): obj for obj in shared if obj is not None})
+        except Exception as err:  # noqa: BLE001 - an env that cannot be copied is simply built again
+            log.debug("cannot copy the %s env (%s); building another", scenario, err)
+    return make_env(scenario)
+
+
 def run_batched(
     tasks: Iterable[Task],
     make_env: Callable[[str], Any],
     agent: Agent,
     batch_size: int = 1,
     on_finish: Callable[[dict[str, Any]], None] | None = None,
+    envs: dict[str, list[Any]] | None = None,
 ) -> None:
     """Run every task, keeping up to ``batch_size`` episodes in flight; ``on_finish(record)`` per episode.
 
-    Envs come from ``make_env(scenario)`` and are reused: a scenario gets a new env only when all of its
-    envs are busy, and its envs are closed once its last episode finished. An exception from the agent or
-    the env ends that episode as an error record; the run goes on. ``KeyboardInterrupt`` propagates.
+    Envs come from ``envs`` (ready envs per scenario, taken over by this function) and then from
+    ``make_env(scenario)``; they are reused: a scenario gets a new env only when all of its envs are busy,
+    and its envs are closed once its last episode finished (all of them at the end). An exception from the
+    agent or the env ends that episode as an error record; the run goes on. ``KeyboardInterrupt``
+    propagates.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -176,8 +194,8 @@ def run_batched(
     left: dict[str, int] = {}
     for task in queue:
         left[task.scenario] = left.get(task.scenario, 0) + 1
-    free: dict[str, list[Any]] = {}
-    envs: dict[str, list[Any]] = {}
+    envs = {name: list(pool) for name, pool in (envs or {}).items()}
+    free: dict[str, list[Any]] = {name: list(pool) for name, pool in envs.items()}
     active: list[Episode] = []
 
     def finish(episode: Episode) -> None:
@@ -199,7 +217,7 @@ def run_batched(
                 if pool:
                     env = pool.pop()
                 else:
-                    env = make_env(task.scenario)
+                    env = _another_env(envs.get(task.scenario), make_env, task.scenario)
                     envs.setdefault(task.scenario, []).append(env)
                 episode = Episode(env, task)
                 try:

@@ -133,15 +133,27 @@ def make_env_factory(env_kwargs: dict[str, Any]) -> Callable[[str], Any]:
 
 
 def plan_episodes(
-    envs: Sequence[str], make_env: Callable[[str], Any], seed: int, max_episodes: int | None
+    envs: Sequence[str],
+    make_env: Callable[[str], Any],
+    seed: int,
+    max_episodes: int | None,
+    keep: dict[str, list[Any]] | None = None,
 ) -> list[Task]:
-    """The full, fixed episode plan (see the module docstring)."""
+    """The full, fixed episode plan (see the module docstring).
+
+    The env built to read a scenario's ``sample_ids`` is closed, or added to ``keep[scenario]`` for reuse.
+    """
     tasks: list[Task] = []
     for scenario in envs:
         env = make_env(scenario)
         try:
             ids = [int(i) for i in env.unwrapped.sample_ids]
-        finally:
+        except BaseException:
+            env.close()
+            raise
+        if keep is not None:
+            keep.setdefault(scenario, []).append(env)
+        else:
             env.close()
         if max_episodes is not None:
             ids = ids[:max_episodes]
@@ -294,51 +306,52 @@ def evaluate(
         }
     )
     make_env = make_env_factory(env_kwargs)
-    tasks = plan_episodes(names, make_env, seed, max_episodes)
+    ready: dict[str, list[Any]] = {}  # envs built while planning, reused by the runner
     run_dir = RunDir(out) if out is not None else None
-    done = run_dir.prepare(config, resume=resume, force=force) if run_dir else []
-    planned_keys = {(t.scenario, t.sample_id) for t in tasks}
-    done = [r for r in done if (r["scenario"], int(r["sample_id"])) in planned_keys]
-    done_keys = {(r["scenario"], int(r["sample_id"])) for r in done}
-    todo = [t for t in tasks if (t.scenario, t.sample_id) not in done_keys]
-    if done:
-        log.info("resuming: %d of %d episodes already done", len(done), len(tasks))
-
-    own_agent = isinstance(agent, str)
-    the_agent = make_agent(agent, **agent_options) if isinstance(agent, str) else agent
-    the_judge = _make_judge(judge, judge_options) if mode == "open" else None
-    records = list(done)
-    pending: list[dict[str, Any]] = []
-    progress = progress or Progress()
-    planned: dict[str, int] = {n: 0 for n in names}
-    for t in tasks:
-        planned[t.scenario] += 1
-    finished: dict[str, int] = {n: 0 for n in names}
-    for r in done:
-        finished[r["scenario"]] += 1
-    progress.start(planned, finished)
-
-    def emit(batch: list[dict[str, Any]]) -> None:
-        for record in batch:
-            if run_dir is not None:
-                run_dir.append(record)
-            records.append(record)
-            progress.update(record)
-
-    def on_finish(record: dict[str, Any]) -> None:
-        if the_judge is None or record.get("error"):
-            emit([record])
-            return
-        pending.append(record)
-        if len(pending) >= batch_size:
-            _judge_batch(the_judge, pending)
-            emit(pending)
-            pending.clear()
-
-    started = time.time()
-    t0 = time.perf_counter()
+    the_agent: Agent | None = None
     try:
-        run_batched(todo, make_env, the_agent, batch_size=batch_size, on_finish=on_finish)
+        tasks = plan_episodes(names, make_env, seed, max_episodes, keep=ready)
+        done = run_dir.prepare(config, resume=resume, force=force) if run_dir else []
+        planned_keys = {(t.scenario, t.sample_id) for t in tasks}
+        done = [r for r in done if (r["scenario"], int(r["sample_id"])) in planned_keys]
+        done_keys = {(r["scenario"], int(r["sample_id"])) for r in done}
+        todo = [t for t in tasks if (t.scenario, t.sample_id) not in done_keys]
+        if done:
+            log.info("resuming: %d of %d episodes already done", len(done), len(tasks))
+        the_agent = make_agent(agent, **agent_options) if isinstance(agent, str) else agent
+        the_judge = _make_judge(judge, judge_options) if mode == "open" else None
+        records = list(done)
+        pending: list[dict[str, Any]] = []
+        progress = progress or Progress()
+        planned: dict[str, int] = {n: 0 for n in names}
+        for t in tasks:
+            planned[t.scenario] += 1
+        finished: dict[str, int] = {n: 0 for n in names}
+        for r in done:
+            finished[r["scenario"]] += 1
+        progress.start(planned, finished)
+
+        def emit(batch: list[dict[str, Any]]) -> None:
+            for record in batch:
+                if run_dir is not None:
+                    run_dir.append(record)
+                records.append(record)
+                progress.update(record)
+
+        def on_finish(record: dict[str, Any]) -> None:
+            if the_judge is None or record.get("error"):
+                emit([record])
+                return
+            pending.append(record)
+            if len(pending) >= batch_size:
+                _judge_batch(the_judge, pending)
+                emit(pending)
+                pending.clear()
+
+        started = time.time()
+        t0 = time.perf_counter()
+        handed, ready = ready, {}  # run_batched owns (and closes) them from here
+        run_batched(todo, make_env, the_agent, batch_size=batch_size, on_finish=on_finish, envs=handed)
         if pending:
             _judge_batch(the_judge, pending)
             emit(pending)
@@ -347,9 +360,12 @@ def evaluate(
         records.sort(key=lambda r: (names.index(r["scenario"]), r["index"]))
         description = the_agent.describe()
     finally:
+        for pool in ready.values():
+            for env in pool:
+                env.close()
         if run_dir is not None:
             run_dir.close()
-        if own_agent:
+        if isinstance(agent, str) and the_agent is not None:
             the_agent.close()
     summary = build_summary(
         records=records,
