@@ -324,7 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_report_command(sub)
     try:
         from proactive_gym.data.cli import add_data_commands
-    except ImportError as err:
+    except ModuleNotFoundError as err:
+        if err.name != "proactive_gym.data.cli":
+            raise
         p = sub.add_parser("data", help="data commands (not available in this installation)")
         p.set_defaults(func=lambda a, _err=err: _missing_data(_err))
     else:
@@ -349,8 +351,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(message)s",
         handlers=[RichHandler(console=_console(stderr=True), show_time=False, show_path=False)],
     )
+    func = getattr(args, "func", None)
+    if func is None:  # a command group called without its subcommand
+        parser.parse_args([*(argv if argv is not None else sys.argv[1:]), "--help"])
+        return EXIT_USAGE
     try:
-        return int(args.func(args) or 0)
+        return int(func(args) or 0)
     except (ValueError, TypeError, OSError, ImportError) as err:
         if args.verbose:
             raise
