@@ -11,6 +11,10 @@ noisy). The bare loop is the least any evaluation must do: ``env.reset(options={
 episode to ``episodes.jsonl``, at batch sizes 1 and 8. The overhead is ``harness / bare - 1`` (target:
 under 20%). The whole ``evaluate()`` call (env construction, planning, summary) is reported in wall
 seconds below that. Best of ``--repeats``.
+
+On a shared machine the two loops' difference is within the noise, so the harness's own cost is also
+measured alone: ``run_batched`` on a null env (no image, no parsing) with the same records and JSONL
+writing, in microseconds per turn, compared with the bare env's cost per turn.
 """
 
 from __future__ import annotations
@@ -90,6 +94,51 @@ def harness_loop(names: list[str], batch_size: int) -> tuple[float, int]:
     return elapsed, turns
 
 
+class NullEnv:
+    """An env that costs nothing: 5 turns per episode, info and dialogue shaped like the real ones."""
+
+    def __init__(self) -> None:
+        self.turn = 0
+        self.info = {
+            "turn": 0, "frame": 7, "image_path": "ROD/vase/s7.png", "oracle": "A. Move the block to the left.",
+            "options": ["Move the block to the left.", "I cannot tell.", "Move the block to the right.",
+                        "Cup.", "Vase.", "Lamp.", "Shoe."],
+            "min_turns": 5, "max_turns": 14, "data_source": "synthetic", "subset": "all", "mode": "mcqa",
+            "outcome": "useful_suggestion", "chosen": "Move the block to the left.",
+        }  # fmt: skip
+        self.obs = {"image": None, "dialogue": "What is the object behind the blocks? " + "x" * 300}
+
+    def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
+        self.turn = 0
+        return self.obs, {**self.info, "turn": 0}
+
+    def step(self, reply: str) -> tuple[dict, float, bool, bool, dict]:
+        self.turn += 1
+        return self.obs, 0.5, self.turn >= 5, False, {**self.info, "turn": self.turn}
+
+    def close(self) -> None:
+        pass
+
+
+def null_env_loop(batch_size: int, episodes: int = 4000) -> float:
+    """CPU microseconds per turn of the harness alone (runner, records, JSONL writing) on a null env."""
+    from proactive_gym.agents import make_agent
+    from proactive_gym.evaluation.results import RunDir
+    from proactive_gym.evaluation.rollout import Task, run_batched
+
+    tasks = [Task("ROD", i, i, 1234) for i in range(episodes)]
+    with tempfile.TemporaryDirectory() as tmp:
+        run = RunDir(tmp)
+        run.prepare({"bench": True})
+        t0 = time.process_time()
+        run_batched(
+            tasks, lambda _: NullEnv(), make_agent("oracle"), batch_size, run.append, {"ROD": [NullEnv()]}
+        )
+        elapsed = time.process_time() - t0
+        run.close()
+    return elapsed / (5 * episodes) * 1e6
+
+
 def evaluate_total(names: list[str], batch_size: int) -> tuple[float, int]:
     """Wall seconds of the whole ``evaluate("oracle", ...)`` call (planning, env construction, results
     files, summary with bootstrap CIs), and turns."""
@@ -137,6 +186,13 @@ def main() -> None:
         overhead = best[0] / bare[0] - 1
         label = f"harness loop (batch {batch_size})"
         print(f"{label:<26}{best[1]:>8}{best[0]:>10.3f}{best[1] / best[0]:>10.0f}{overhead:>10.1%}")
+    step_us = bare[0] / bare[1] * 1e6
+    for batch_size in (1, 8):
+        null = min(null_env_loop(batch_size) for _ in range(args.repeats))
+        print(
+            f"harness alone, null env (batch {batch_size}): {null:.1f} us/turn = {null / step_us:.1%} of a bare "
+            f"env turn ({step_us:.0f} us)"
+        )
     for batch_size in (1, 8):
         best = min((evaluate_total(names, batch_size) for _ in range(args.repeats)), key=lambda r: r[0])
         label = f"evaluate() (batch {batch_size})"

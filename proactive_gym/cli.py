@@ -19,6 +19,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from proactive_gym.evaluation.runner import Progress
+
 EXIT_USAGE = 2
 
 # CLI flag dest -> agent option name; passed to make_agent only when given (INTERFACES.md).
@@ -154,7 +156,7 @@ def default_out(agent: str) -> Path:
     return Path("runs") / f"{safe}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
-class RichProgress:
+class RichProgress(Progress):
     """A rich progress bar per scenario with the running acc / psr."""
 
     def __init__(self, console: Any) -> None:
@@ -222,7 +224,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             agent_options=agent_options(args),
             judge=args.judge,
             judge_options=judge_options,
-            progress=progress,  # type: ignore[arg-type]
+            progress=progress,
         )
     except KeyboardInterrupt:
         console.print(
