@@ -134,6 +134,10 @@ def scenario_metrics(
     if judged:
         for key in OPEN_KEYS:
             out[key] = _pct([bool(j.get(key)) for j in judged])
+    if scored and all(r.get("outcome") == "unjudged" for r in scored):
+        # open mode: the env does not decide correctness, the judge does (ps / cc / agg)
+        for key in ("acc", "acc_ci", "excess_turns", "optimal_rate"):
+            out[key] = None
     return out
 
 
@@ -181,7 +185,7 @@ def summarize(
         recs = sorted(by_scenario.get(name, []), key=lambda r: (r.get("index", 0), r.get("sample_id", 0)))
         per[name] = scenario_metrics(recs, n_boot, scenario_seed(seed, name))
         correct = [100.0 * is_correct(r) for r in recs if is_scored(r)]
-        if correct:
+        if correct and per[name]["acc"] is not None:
             draws.append(bootstrap_means(correct, n_boot, scenario_seed(seed, name)))
     keys = MCQA_KEYS + tuple(k for k in OPEN_KEYS if any(k in m for m in per.values()))
     avg = average(per, keys)

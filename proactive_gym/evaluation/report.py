@@ -138,6 +138,7 @@ def plot_acc(runs: Sequence[Run], path: Path) -> None:
     import numpy as np
 
     cols = table_rows([r.summary for r in runs])[0][1:]
+    key = "agg" if all(r.summary["mode"] == "open" for r in runs) else "acc"
     width = 0.8 / max(len(runs), 1)
     fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(cols) * max(1, len(runs) / 2)), 4))
     x = np.arange(len(cols))
@@ -146,14 +147,18 @@ def plot_acc(runs: Sequence[Run], path: Path) -> None:
             run.summary["metrics"]["avg"] if c == "avg" else run.summary["metrics"]["scenarios"].get(c, {})
             for c in cols
         ]
-        acc = [m.get("acc") if m.get("acc") is not None else 0.0 for m in metrics]
-        lo = [a - m["acc_ci"][0] if m.get("acc_ci") else 0.0 for a, m in zip(acc, metrics, strict=True)]
-        hi = [m["acc_ci"][1] - a if m.get("acc_ci") else 0.0 for a, m in zip(acc, metrics, strict=True)]
+        acc = [m.get(key) if m.get(key) is not None else 0.0 for m in metrics]
+        ci = [
+            m.get("acc_ci") if key == "acc" and m.get("acc_ci") else [a, a]
+            for a, m in zip(acc, metrics, strict=True)
+        ]
+        lo = [max(0.0, a - c[0]) for a, c in zip(acc, ci, strict=True)]
+        hi = [max(0.0, c[1] - a) for a, c in zip(acc, ci, strict=True)]
         ax.bar(x + (i - (len(runs) - 1) / 2) * width, acc, width, yerr=[lo, hi], capsize=3, label=run.label)
     ax.set_xticks(x, cols)
-    ax.set_ylabel("acc (%)")
+    ax.set_ylabel(f"{key} (%)")
     ax.set_ylim(0, 105)
-    ax.set_title("Accuracy per scenario (95% bootstrap CI)")
+    ax.set_title("Accuracy per scenario (95% bootstrap CI)" if key == "acc" else "agg per scenario (judged)")
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=110)

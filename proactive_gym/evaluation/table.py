@@ -107,10 +107,24 @@ def rich_table(summaries: Sequence[dict[str, Any]], labels: Sequence[str] | None
 
 
 def details_rows(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    """The extra metrics of one run, one row per scenario plus avg."""
+    """The extra metrics of one run, one row per scenario plus avg (open mode: the judge's rates)."""
+    items = [*summary["metrics"]["scenarios"].items(), ("avg", summary["metrics"]["avg"])]
+    if summary.get("mode") == "open":
+        header = ["scenario", "n", "ps %", "cc %", "agg %", "err"]
+        rows = [
+            [
+                name,
+                str(m.get("n", 0)),
+                fmt(m.get("ps")),
+                fmt(m.get("cc")),
+                fmt(m.get("agg")),
+                str(m.get("errors", 0)),
+            ]
+            for name, m in items
+        ]
+        return header, rows
     header = ["scenario", "n", "acc", "95% CI", "psr", "abst%", "unpars%", "useless%", "turns", "min", "err"]
     rows = []
-    items = [*summary["metrics"]["scenarios"].items(), ("avg", summary["metrics"]["avg"])]
     for name, m in items:
         ci = m.get("acc_ci")
         rows.append(
@@ -138,7 +152,9 @@ def rich_details(summary: dict[str, Any]) -> Any:
 
     header, rows = details_rows(summary)
     table = Table(
-        title="details (turns: mean replies; min: what the oracle needs)",
+        title="details"
+        if summary.get("mode") == "open"
+        else "details (turns: mean replies; min: the oracle's)",
         header_style="cyan",
         title_style="dim",
         box=box.SIMPLE_HEAD,
