@@ -280,3 +280,20 @@ def test_sigkill_mid_run_then_resume_gives_the_uninterrupted_summary(tmp_path):
     got = [json.loads(line) for line in episodes.read_text().splitlines()]
     assert len(got) == 280 == len({(r["scenario"], r["sample_id"]) for r in got})  # none missing, none twice
     assert by_key(killed) == by_key(tmp_path / "whole")
+
+
+def test_resume_runs_the_errored_episodes_again(tmp_path):
+    env = gym.make("ProactiveBench/QuickDraw-v0", **SYN)
+    bad = env.unwrapped.sample_ids[2]
+    env.close()
+    flaky = FailsOn("QuickDraw", bad)
+    flaky.name = "oracle"
+    first = evaluate(flaky, envs="ROD,QuickDraw", env_kwargs=SYN, out=tmp_path / "run", max_episodes=6)
+    assert first.errors == 1
+    second = evaluate("oracle", envs="ROD,QuickDraw", env_kwargs=SYN, out=tmp_path / "run", max_episodes=6,
+                      resume=True)  # fmt: skip
+    assert second.errors == 0 and second.data["run"]["episodes_this_session"] == 1
+    clean = evaluate("oracle", envs="ROD,QuickDraw", env_kwargs=SYN, out=tmp_path / "clean", max_episodes=6)
+    assert strip_run(second.data) == strip_run(clean.data)
+    lines = (tmp_path / "run" / "episodes.jsonl").read_text().splitlines()
+    assert len(lines) == 12 and not any(json.loads(line)["error"] for line in lines)

@@ -153,7 +153,9 @@ class RunDir:
         """Set the directory up for a run with ``config``; returns the records already done (resume).
 
         - empty or new directory: write the config, start fresh;
-        - same config and ``resume``: repair the JSONL tail, return its records;
+        - same config and ``resume``: repair the JSONL tail, drop the episodes that ended in an error (so
+          that they run again: errors are mostly transient, a server down or out of memory), return the
+          others;
         - anything else holding results: refuse with :class:`RunDirError` (with the config difference),
           unless ``force``, which deletes the old results first.
         """
@@ -183,7 +185,16 @@ class RunDir:
             return []
         self.summary_path.unlink(missing_ok=True)
         repair_jsonl(self.episodes_path)
-        return dedupe(list(iter_records(self.episodes_path)))
+        records = dedupe(list(iter_records(self.episodes_path)))
+        failed = [r for r in records if r.get("error")]
+        if failed:
+            log.info("resume: running again %d episode(s) that ended in an error", len(failed))
+            records = [r for r in records if not r.get("error")]
+            tmp = self.episodes_path.with_name(EPISODES + ".tmp")
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+            os.replace(tmp, self.episodes_path)
+        return records
 
     def append(self, record: dict[str, Any]) -> None:
         """Append one episode record as a JSON line; it reaches the OS (and survives ``kill -9``) within
