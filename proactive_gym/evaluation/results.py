@@ -3,10 +3,10 @@
 - ``config.json`` is written when a run starts: what decides the numbers (agent spec and options, envs,
   env kwargs, seed, episode cap, mode, judge). A later run pointed at the same directory must have the same
   config to ``--resume`` it; a different config is refused with the difference unless ``--force``.
-- ``episodes.jsonl`` gets one line per finished episode, appended as it finishes and flushed at least every
-  ``FLUSH_EVERY_S`` seconds, so a killed run (even ``kill -9``) loses at most the episodes in flight and
-  those of the last fraction of a second, which resume simply runs again. A line cut off by the kill is
-  dropped on resume (:func:`repair_jsonl`); episodes are identified by ``(scenario, sample_id)``.
+- ``episodes.jsonl`` gets one line per finished episode, appended and flushed as soon as it finishes, so
+  a killed run (even ``kill -9``) loses at most the episodes in flight, which resume runs again. A line
+  cut off by the kill is dropped on resume (:func:`repair_jsonl`); episodes are identified by
+  ``(scenario, sample_id)``.
 - ``summary.json`` is written (atomically) when the run completes: metrics plus everything needed to
   reproduce them.
 """
@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -27,9 +26,6 @@ CONFIG = "config.json"
 EPISODES = "episodes.jsonl"
 SUMMARY = "summary.json"
 FORMAT_VERSION = 1
-# A killed run loses at most this many seconds of finished episodes (they are simply run again on resume);
-# flushing after every episode would make writing a visible cost with fast (scripted) agents.
-FLUSH_EVERY_S = 0.2
 
 
 class RunDirError(ValueError):
@@ -141,7 +137,6 @@ class RunDir:
         self.episodes_path = self.path / EPISODES
         self.summary_path = self.path / SUMMARY
         self._file: IO[str] | None = None
-        self._flushed = float("-inf")
 
     def read_config(self) -> dict[str, Any] | None:
         """The stored config, or None when there is none."""
@@ -197,21 +192,15 @@ class RunDir:
         return records
 
     def append(self, record: dict[str, Any]) -> None:
-        """Append one episode record as a JSON line; it reaches the OS (and survives ``kill -9``) within
-        ``FLUSH_EVERY_S`` seconds, at once when episodes are slower than that, and at :meth:`close`."""
+        """Append one episode record as a JSON line and flush it to the OS (it survives ``kill -9``).
+
+        Flushing each episode costs well under a microsecond per turn (benchmarks/bench_harness.py), so
+        there is no reason to batch writes.
+        """
         if self._file is None:
             self._file = open(self.episodes_path, "a", encoding="utf-8")  # noqa: SIM115
         self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
-        now = time.monotonic()
-        if now - self._flushed >= FLUSH_EVERY_S:
-            self._file.flush()
-            self._flushed = now
-
-    def flush(self) -> None:
-        """Hand every appended record to the OS now."""
-        if self._file is not None:
-            self._file.flush()
-            self._flushed = time.monotonic()
+        self._file.flush()
 
     def records(self) -> list[dict[str, Any]]:
         """All episode records (first of each episode); a cut-off last line is skipped (file untouched)."""
