@@ -131,3 +131,16 @@ def test_report_command_and_module_entry_point(tmp_path):
     for name in ("report.md", "report.html", "acc_per_scenario.png", "outcomes_per_turn.png"):
         assert (run / "report" / name).exists(), name
     assert rep.stdout.count("report.") >= 2
+
+
+def test_open_mode_with_the_default_keyword_judge(tmp_path, capsys):
+    base = ["eval", "--mode", "open", "--envs", "ROD,COCO", "--max-episodes", "5"]
+    assert main([*base, "--agent", "oracle", "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert "ps / cc / agg (%), open-ended, judged" in out
+    ps_row = next(line for line in out.splitlines() if line.strip().startswith("oracle"))
+    assert ps_row.split() == ["oracle", "ps", "100.0", "100.0", "100.0"]  # the first acceptable answer
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["judge"]["spec"] == "keyword" and summary["mode"] == "open"
+    assert main([*base, "--agent", "abstain", "--out", str(tmp_path / "a")]) == 0
+    assert json.loads((tmp_path / "a" / "summary.json").read_text())["metrics"]["avg"]["agg"] == 0.0
