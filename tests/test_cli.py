@@ -137,7 +137,7 @@ def test_open_mode_with_the_default_keyword_judge(tmp_path, capsys):
     base = ["eval", "--mode", "open", "--envs", "ROD,COCO", "--max-episodes", "5"]
     assert main([*base, "--agent", "oracle", "--out", str(tmp_path / "o")]) == 0
     out = capsys.readouterr().out
-    assert "ps / cc / agg (%), open-ended, judged" in out
+    assert "ps / cc / agg (%), open-ended, judged" in " ".join(out.split())
     ps_row = next(line for line in out.splitlines() if line.strip().startswith("oracle"))
     assert ps_row.split() == ["oracle", "ps", "100.0", "100.0", "100.0"]  # the first acceptable answer
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
