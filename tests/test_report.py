@@ -143,3 +143,7 @@ def test_html_opens_in_headless_chromium_and_lists_every_episode(report, tmp_pat
     # "#expand" opened every episode: both runs' turns are rendered side by side.
     assert len(re.findall(r'<div class="run">', dom)) == 2 * 7 * PER_SCENARIO
     assert "data:image/jpeg;base64," in dom
+    prompts = re.findall(r'<div class="prompt">([^<]*)</div>', dom)
+    assert len(prompts) == sum(len(r["steps"]) for e in embedded(report["html"].read_text())["episodes"]
+                               for r in e["runs"])  # fmt: skip
+    assert all("Choose from the following options. Options:" in p for p in prompts)

@@ -272,10 +272,12 @@ def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def episode_data(runs: Sequence[Run], images: dict[tuple[int, str, int, int], str]) -> dict[str, Any]:
-    """The JSON the HTML episode browser renders: episodes by (scenario, sample_id), runs side by side."""
+    """The JSON the HTML episode browser renders: episodes by (scenario, sample_id), runs side by side;
+    a step's ``prompt`` is an index into ``prompts``."""
     from proactive_gym.scenarios import SCENARIOS
 
     order = list(SCENARIOS)
+    prompts: dict[str, int] = {}  # each distinct prompt stored once (turns and runs repeat them)
     episodes: dict[tuple[str, int], dict[str, Any]] = {}
     for ri, run in enumerate(runs):
         for r in run.records:
@@ -288,7 +290,7 @@ def episode_data(runs: Sequence[Run], images: dict[tuple[int, str, int, int], st
                 steps.append(
                     {
                         "turn": s.get("turn"),
-                        "prompt": s.get("prompt"),
+                        "prompt": prompts.setdefault(s.get("prompt") or "", len(prompts)),
                         "reply": s.get("reply"),
                         "outcome": s.get("outcome"),
                         "chosen": s.get("chosen"),
@@ -309,7 +311,7 @@ def episode_data(runs: Sequence[Run], images: dict[tuple[int, str, int, int], st
         episodes.values(),
         key=lambda e: (order.index(e["scenario"]) if e["scenario"] in order else 99, e["sample_id"]),
     )
-    return {"runs": [r.label for r in runs], "episodes": rows}
+    return {"runs": [r.label for r in runs], "prompts": list(prompts), "episodes": rows}
 
 
 _CSS = """
@@ -361,7 +363,7 @@ function renderRun(label, run) {
     if (s.img) { const im = el('img'); im.src = s.img; im.alt = 'turn ' + s.turn; t.appendChild(im); }
     const txt = el('div');
     txt.appendChild(el('div', null, 'turn ' + s.turn + ' \u00b7 frame ' + JSON.stringify(s.frame)));
-    txt.appendChild(el('div', 'prompt', s.prompt || ''));
+    txt.appendChild(el('div', 'prompt', DATA.prompts[s.prompt]));
     const r = el('div', 'reply', '\u2192 ' + JSON.stringify(s.reply));
     r.appendChild(badge(s.outcome));
     txt.appendChild(r);
