@@ -2,6 +2,7 @@
 
     python benchmarks/bench_agents.py              # both parts, prints a table (about a minute on 2 cores)
     python benchmarks/bench_agents.py --only hf --json results.json
+    python benchmarks/bench_agents.py --only hf --device cuda --obs random --model /tmp/tiny --batch-sizes 1,8,32
 
 hf part: the tiny offline Qwen3-VL (proactive_gym.models.build_tiny_qwen3_vl) on the CPU, greedy with 50 new
 tokens, on real first-turn observations of the seven synthetic scenarios; replies per second with the
@@ -47,35 +48,75 @@ def observations(n: int) -> list[dict[str, Any]]:
     return obs
 
 
-def bench_hf(n: int, repeats: int) -> dict[str, Any]:
-    """Replies/s of the tiny model at batch 8 and batch 1."""
+def random_observations(n: int) -> list[dict[str, Any]]:
+    """Observations with random 224x224 images and benchmark-style prompts (no env, no data needed)."""
+    import numpy as np
+
+    from proactive_gym.protocol import render_prompt
+
+    rng = np.random.default_rng(0)
+    options = [
+        "I cannot tell.",
+        "Move the block to the left.",
+        "Move the block to the right.",
+        "Vase.",
+        "Mug.",
+    ]
+    return [
+        {
+            "image": rng.integers(0, 256, (224, 224, 3), dtype=np.uint8),
+            "dialogue": render_prompt("What is the object behind the blocks?", options + ["Apple.", "Pear."]),
+        }
+        for _ in range(n)
+    ]
+
+
+def bench_hf(
+    n: int,
+    repeats: int,
+    batch_sizes: list[int],
+    device: str | None = None,
+    dtype: str | None = None,
+    model: str | None = None,
+    obs_kind: str = "env",
+) -> dict[str, Any]:
+    """Replies/s of the tiny model (or ``model``) at each batch size, over the same observations."""
     import torch
 
     from proactive_gym.agents import make_agent
     from proactive_gym.models import build_tiny_qwen3_vl
 
-    obs = observations(n)
+    obs = observations(n) if obs_kind == "env" else random_observations(n)
+    top = max(batch_sizes)
     with tempfile.TemporaryDirectory() as tmp:
-        path = build_tiny_qwen3_vl(Path(tmp) / "tiny", seed=0)
-        agent = make_agent(f"hf:{path}", batch_size=8, max_new_tokens=50)
-        agent.act(obs[:8], [{}] * 8)  # warm-up
+        path = model or build_tiny_qwen3_vl(Path(tmp) / "tiny", seed=0)
+        agent = make_agent(f"hf:{path}", batch_size=top, max_new_tokens=50, device=device, dtype=dtype)
+        agent.act(obs[:top], [{}] * len(obs[:top]))  # warm-up
         result: dict[str, Any] = {
             "episodes": n,
             "max_new_tokens": 50,
+            "device": agent.device,
+            "dtype": agent.dtype,
             "torch_threads": torch.get_num_threads(),
         }
+        on_gpu = agent.device.startswith("cuda")
+        if on_gpu:
+            result["gpu"] = torch.cuda.get_device_name()
         replies = {}
-        for batch in (8, 1):
+        for batch in batch_sizes:
             agent.batch_size = batch
             best = float("inf")
             for _ in range(repeats):
                 t0 = time.perf_counter()
                 replies[batch] = agent.act(obs, [{}] * n)
+                if on_gpu:
+                    torch.cuda.synchronize()
                 best = min(best, time.perf_counter() - t0)
             result[f"batch{batch}_replies_per_s"] = round(n / best, 1)
         agent.close()
-    result["speedup"] = round(result["batch8_replies_per_s"] / result["batch1_replies_per_s"], 2)
-    result["same_replies"] = replies[8] == replies[1]
+    low, high = min(batch_sizes), max(batch_sizes)
+    result["speedup"] = round(result[f"batch{high}_replies_per_s"] / result[f"batch{low}_replies_per_s"], 2)
+    result["same_replies"] = all(replies[b] == replies[low] for b in batch_sizes)
     return result
 
 
@@ -109,6 +150,11 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=32, help="observations for the hf part")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    parser.add_argument("--batch-sizes", default="8,1", help="hf: comma list of agent batch sizes")
+    parser.add_argument("--device", default=None, help="hf: device (default: cuda if available, else cpu)")
+    parser.add_argument("--dtype", default=None, help="hf: dtype (default: the agent's)")
+    parser.add_argument("--model", default=None, help="hf: model directory (default: build the tiny model)")
+    parser.add_argument("--obs", choices=["env", "random"], default="env", help="hf: observations to use")
     args = parser.parse_args()
 
     results: dict[str, Any] = {
@@ -119,16 +165,20 @@ def main() -> None:
         "load_avg_1m_at_start": round(os.getloadavg()[0], 2),
     }
     if args.only in (None, "hf"):
-        results["hf"] = bench_hf(args.episodes, args.repeats)
+        sizes = [int(b) for b in args.batch_sizes.split(",")]
+        results["hf"] = bench_hf(
+            args.episodes, args.repeats, sizes, args.device, args.dtype, args.model, args.obs
+        )
     if args.only in (None, "openai"):
         results["openai"] = bench_openai(0.05, {1: 40, 16: 480})
     results["load_avg_1m_at_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(results, indent=2))
     if "hf" in results:
         r = results["hf"]
+        rates = ", ".join(f"{k[5:-14]}: {v}/s" for k, v in r.items() if k.endswith("_replies_per_s"))
         print(
-            f"hf tiny Qwen3-VL, {r['episodes']} replies x 50 tokens: batch 8 {r['batch8_replies_per_s']}/s, "
-            f"batch 1 {r['batch1_replies_per_s']}/s -> {r['speedup']}x (same replies: {r['same_replies']})"
+            f"hf {r['device']} {r['dtype']}, {r['episodes']} replies x 50 tokens, by batch size: {rates} -> "
+            f"{r['speedup']}x (same replies: {r['same_replies']})"
         )
     if "openai" in results:
         r = results["openai"]
