@@ -297,3 +297,13 @@ def test_resume_runs_the_errored_episodes_again(tmp_path):
     assert strip_run(second.data) == strip_run(clean.data)
     lines = (tmp_path / "run" / "episodes.jsonl").read_text().splitlines()
     assert len(lines) == 12 and not any(json.loads(line)["error"] for line in lines)
+
+
+def test_rollout_without_a_sample_id_lets_the_seeded_env_pick():
+    env = gym.make("ProactiveBench/MVP-N-v0", **SYN)
+    a = rollout(env, OracleAgent(), seed=11)
+    b = rollout(env, OracleAgent(), seed=11)
+    assert a == b and a["scenario"] == "MVP-N" and a["sample_id"] in env.unwrapped.sample_ids
+    picks = {rollout(env, OracleAgent(), seed=s)["sample_id"] for s in range(12)}
+    assert len(picks) > 3
+    env.close()

@@ -39,7 +39,7 @@ class Task:
     """One planned episode: which sample of which scenario, its place in the plan and its reset seed."""
 
     scenario: str
-    sample_id: int
+    sample_id: int | None  # None: the env picks one with its seeded np_random (rollout only)
     index: int
     seed: int | None = None
 
@@ -64,7 +64,7 @@ class Episode:
         self.done = False
         self.record: dict[str, Any] = {
             "scenario": task.scenario,
-            "sample_id": int(task.sample_id),
+            "sample_id": task.sample_id,
             "index": task.index,
             "seed": task.seed,
             "outcome": None,
@@ -78,9 +78,14 @@ class Episode:
 
     def start(self) -> None:
         """Reset the env to this episode's sample."""
-        self.obs, info = self.env.reset(seed=self.task.seed, options={"sample_id": int(self.task.sample_id)})
+        sid = self.task.sample_id
+        self.obs, info = self.env.reset(
+            seed=self.task.seed, options=None if sid is None else {"sample_id": sid}
+        )
         self.info = info
         rec = self.record
+        rec["sample_id"] = info.get("sample_id", sid)
+        rec["scenario"] = info.get("scenario", rec["scenario"])
         rec["min_turns"] = info.get("min_turns")
         rec["max_turns"] = info.get("max_turns")
         rec["data_source"] = info.get("data_source")
@@ -127,15 +132,12 @@ class Episode:
 def rollout(env: Any, agent: Agent, sample_id: int | None = None, seed: int | None = None) -> dict[str, Any]:
     """Play one episode of ``env`` with ``agent`` and return its record.
 
-    ``sample_id`` pins the episode (default: the env's first sample); ``seed`` is passed to ``reset``.
-    Exceptions from the agent or the env propagate (the batched runner is the one that records them).
+    ``sample_id`` pins the episode; without it the env picks one with its ``np_random`` (seeded by
+    ``seed``, which is passed to ``reset``). Exceptions from the agent or the env propagate (the batched
+    runner is the one that records them).
     """
-    if sample_id is None:
-        sample_id = int(env.unwrapped.sample_ids[0])
-    scenario = env.unwrapped.spec.id.split("/")[-1].removesuffix("-v0") if env.unwrapped.spec else "?"
-    episode = Episode(env, Task(scenario, int(sample_id), 0, seed))
+    episode = Episode(env, Task("", sample_id, 0, seed))
     episode.start()
-    episode.record["scenario"] = episode.info.get("scenario", scenario)
     while not episode.done:
         (reply,) = agent.act([episode.obs], [episode.info])
         episode.step(reply)
