@@ -329,7 +329,7 @@ h2 { font-size: 1.2em; margin-top: 1.5em; }
 .run { flex: 1; min-width: 260px; }
 .turn { border-top: 1px dashed #ccc; padding: 6px 0; display: flex; gap: 8px; }
 .turn img { width: 160px; height: auto; align-self: flex-start; border: 1px solid #aaa; }
-.prompt { white-space: pre-wrap; font-size: .8em; color: #555; max-height: 9em; overflow: auto; }
+.prompt { white-space: pre-wrap; font-size: .8em; color: #555; max-height: 14em; overflow: auto; }
 .reply { font-family: monospace; }
 .muted { color: #888; }
 .plots img { max-width: 100%; }
