@@ -144,3 +144,19 @@ def test_open_mode_with_the_default_keyword_judge(tmp_path, capsys):
     assert summary["judge"]["spec"] == "keyword" and summary["mode"] == "open"
     assert main([*base, "--agent", "abstain", "--out", str(tmp_path / "a")]) == 0
     assert json.loads((tmp_path / "a" / "summary.json").read_text())["metrics"]["avg"]["agg"] == 0.0
+
+
+def test_data_commands_come_from_the_data_package_when_present(capsys):
+    import importlib.util
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert {"eval", "report", "data", "list"} <= set(sub.choices)
+    if importlib.util.find_spec("proactive_gym.data.cli") is None:
+        assert main(["data"]) == 2
+        assert "data commands are not available" in capsys.readouterr().err
+    else:  # the synthetic owner's commands are mounted under `data`
+        with pytest.raises(SystemExit) as done:
+            main(["data", "--help"])
+        assert done.value.code == 0
+        assert "usage: proactive-gym data" in capsys.readouterr().out
