@@ -307,3 +307,15 @@ def test_rollout_without_a_sample_id_lets_the_seeded_env_pick():
     picks = {rollout(env, OracleAgent(), seed=s)["sample_id"] for s in range(12)}
     assert len(picks) > 3
     env.close()
+
+
+def test_env_flags_reach_the_env_and_the_summary(tmp_path):
+    ref = evaluate("oracle", envs="ROD,COCO", env_kwargs={**SYN, "reference": True}, max_episodes=5)
+    assert ref.acc == {"ROD": 100.0, "COCO": 100.0, "avg": 100.0} and ref.psr["avg"] == 0.0
+    assert ref.data["flags"] == {"hint": False, "history": False, "reference": True}
+    hint = evaluate("first-guess", envs="ROD", env_kwargs={**SYN, "hint": True}, max_episodes=3, out=tmp_path)
+    assert hint.data["flags"]["hint"] is True and hint.data["env_kwargs"] == {**SYN, "hint": True}
+    prompts = [r["steps"][0]["prompt"] for r in RunDir(tmp_path).records()]
+    assert all("Hint: moving the occluding object might reveal what is behind it." in p for p in prompts)
+    hist = evaluate("oracle", envs="VSOD", env_kwargs={**SYN, "history": True}, max_episodes=4)
+    assert hist.acc["VSOD"] == 100.0 and hist.data["flags"]["history"] is True
