@@ -90,6 +90,7 @@ class Episode:
         rec["max_turns"] = info.get("max_turns")
         rec["data_source"] = info.get("data_source")
         rec["subset"] = info.get("subset")
+        rec["split"] = info.get("split")
         rec["mode"] = info.get("mode")
         if "acceptable_answers" in info:
             rec["acceptable_answers"] = list(info["acceptable_answers"])

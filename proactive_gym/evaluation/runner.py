@@ -9,6 +9,7 @@ the episodes that are missing, with the same seeds, and ends with the same numbe
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -80,6 +81,11 @@ def episode_seed(seed: int, scenario: str, sample_id: int) -> int:
     """The reset seed of one episode: a function of the run seed, the scenario and the sample only."""
     seq = np.random.SeedSequence([*scenario_seed(seed, scenario), int(sample_id)])
     return int(seq.generate_state(1)[0])
+
+
+def plan_sha1(sample_ids: Sequence[int | None]) -> str:
+    """A short fingerprint of a scenario's planned sample ids (which episodes, in which order)."""
+    return hashlib.sha1(",".join(str(i) for i in sample_ids).encode()).hexdigest()[:16]
 
 
 def git_commit() -> dict[str, Any] | None:
@@ -326,6 +332,7 @@ def evaluate(
         planned: dict[str, int] = {n: 0 for n in names}
         for t in tasks:
             planned[t.scenario] += 1
+        digest = {n: plan_sha1([t.sample_id for t in tasks if t.scenario == n]) for n in names}
         finished: dict[str, int] = {n: 0 for n in names}
         for r in done:
             finished[r["scenario"]] += 1
@@ -373,6 +380,7 @@ def evaluate(
         agent_description=description,
         judge=the_judge,
         planned=planned,
+        plan_digest=digest,
         run={
             "out": os.fspath(out) if out is not None else None,
             "started": datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),
@@ -400,9 +408,11 @@ def build_summary(
     judge: Any,
     planned: dict[str, int],
     run: dict[str, Any],
+    plan_digest: dict[str, str] | None = None,
 ) -> Summary:
-    """Assemble ``summary.json``: config, provenance, per-scenario data info, metrics; ``run`` holds the
-    parts that legitimately differ between an interrupted-and-resumed run and an uninterrupted one."""
+    """Assemble ``summary.json``: config, provenance, per-scenario data info (source, subset, split, planned
+    episodes and a fingerprint of their ids), metrics; ``run`` holds the parts that legitimately differ
+    between an interrupted-and-resumed run and an uninterrupted one."""
     names = list(config["envs"])
     env_kwargs = config["env_kwargs"]
     data: dict[str, dict[str, Any]] = {}
@@ -411,7 +421,9 @@ def build_summary(
         data[name] = {
             "data_source": first.get("data_source") if first else None,
             "subset": first.get("subset") if first else None,
+            "split": first.get("split") if first else None,
             "planned": planned.get(name, 0),
+            "plan_sha1": (plan_digest or {}).get(name),
             "finished": sum(1 for r in records if r["scenario"] == name),
         }
     judge_description = None
