@@ -215,13 +215,17 @@ class FakeOpenAIServer:
                     self._json(400, {"error": {"message": "request body is not JSON"}})
                     return
                 with server._lock:
-                    dead = server._dead
+                    # Past the die_after-th request the server is dead, even before die() has run.
+                    full = server.die_after is not None and len(server.requests) >= server.die_after
+                    dead = server._dead or full
                     if not dead:
                         server.requests.append(body)
                         server.headers.append({k.lower(): v for k, v in self.headers.items()})
                         server._in_flight += 1
                         server.max_in_flight = max(server.max_in_flight, server._in_flight)
-                    dies_now = server.die_after is not None and len(server.requests) >= server.die_after
+                    dies_now = (
+                        not dead and server.die_after is not None and len(server.requests) == server.die_after
+                    )
                 if dead:
                     self.close_connection = True
                     self.connection.close()

@@ -76,10 +76,6 @@ def test_server_dies_mid_run(tmp_path: Path) -> None:
     assert {r["scenario"] for r in failed} == {"ROD", "ImageNet-C", "COCO"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="harness (issue 4): resume counts error records as done; issue 5 wants --resume to re-run them",
-)
 def test_resume_finishes_the_failed_episodes(tmp_path: Path) -> None:
     port, failed = run_until_the_server_dies(tmp_path)
     url = f"http://127.0.0.1:{port}/v1"

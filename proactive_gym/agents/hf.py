@@ -132,7 +132,7 @@ class HFAgent(Agent):
         if self.device == "auto":
             load_kwargs["device_map"] = "auto"
         try:
-            net = loader.from_pretrained(self.model_id, **load_kwargs)
+            net: Any = loader.from_pretrained(self.model_id, **load_kwargs)
         except ValueError as err:
             raise ValueError(
                 f"hf agent: {self.model_id!r} cannot be loaded as {loader.__name__}: {err}. The hf: agent "
@@ -143,7 +143,7 @@ class HFAgent(Agent):
         if adapter:
             net = self._apply_adapter(net, adapter)
         net.eval()
-        self.model = net
+        self.model: Any = net
         self._input_device = next(net.parameters()).device
 
         # 3. Greedy decoding, never the image placeholder token (a weak model may emit it).

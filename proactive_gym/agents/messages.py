@@ -90,7 +90,7 @@ def to_openai_messages(messages: list[dict[str, Any]], image_format: str = "png"
 
 def conversation_images(messages: list[dict[str, Any]]) -> list[Any]:
     """The images of a conversation in the order they appear (the order a processor expects them)."""
-    images = []
+    images: list[Any] = []
     for msg in messages:
         if isinstance(msg["content"], str):
             continue

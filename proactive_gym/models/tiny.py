@@ -202,7 +202,7 @@ def _build_tokenizer(chat_template: str) -> Any:
     return tokenizer
 
 
-def image_only_processor_class() -> type:
+def image_only_processor_class() -> Any:
     """Return :class:`ImageOnlyQwen3VLProcessor`: ``Qwen3VLProcessor`` without the video processor.
 
     Defined lazily so that importing this module does not import transformers.
@@ -227,7 +227,7 @@ def image_only_processor_class() -> type:
     return ImageOnlyQwen3VLProcessor
 
 
-_PROCESSOR_CLASS: type | None = None
+_PROCESSOR_CLASS: Any = None
 
 
 # Larger than the usual 0.02 so that the random model's greedy replies depend on the image and the prompt
@@ -282,18 +282,17 @@ def _tiny_config(tokenizer: Any) -> Any:
         "deepstack_visual_indexes": [1],
         "initializer_range": _INIT_RANGE,
     }
-    return Qwen3VLConfig(
-        text_config=text_config,
-        vision_config=vision_config,
-        image_token_id=ids["image"],
-        video_token_id=ids["video"],
-        vision_start_token_id=ids["vstart"],
-        vision_end_token_id=ids["vend"],
-        tie_word_embeddings=True,
-        initializer_range=_INIT_RANGE,
-        pad_token_id=ids["pad"],
-        eos_token_id=ids["eos"],
-    )
+    top: dict[str, Any] = {
+        "image_token_id": ids["image"],
+        "video_token_id": ids["video"],
+        "vision_start_token_id": ids["vstart"],
+        "vision_end_token_id": ids["vend"],
+        "tie_word_embeddings": True,
+        "initializer_range": _INIT_RANGE,
+        "pad_token_id": ids["pad"],
+        "eos_token_id": ids["eos"],
+    }
+    return Qwen3VLConfig(text_config=text_config, vision_config=vision_config, **top)
 
 
 def build_tiny_qwen3_vl(out_dir: str | Path, seed: int = 0) -> Path:
