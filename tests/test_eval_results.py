@@ -89,3 +89,12 @@ def test_config_diff_lists_nested_changes():
         "b.c: 2 -> 3",
         "d: (absent) -> null",
     ]
+
+
+def test_a_directory_in_use_by_another_run_is_refused(tmp_path):
+    first = RunDir(tmp_path)
+    first.prepare(CONFIG)
+    with pytest.raises(RunDirError, match="in use by another running evaluation"):
+        RunDir(tmp_path).prepare(CONFIG, resume=True)
+    first.close()  # the run ended (or died): the lock is gone
+    assert RunDir(tmp_path).prepare(CONFIG, resume=True) == []

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 CONFIG = "config.json"
 EPISODES = "episodes.jsonl"
 SUMMARY = "summary.json"
+LOCK = ".lock"
 FORMAT_VERSION = 1
 
 
@@ -137,6 +138,7 @@ class RunDir:
         self.episodes_path = self.path / EPISODES
         self.summary_path = self.path / SUMMARY
         self._file: IO[str] | None = None
+        self._lock_fd: int | None = None
 
     def read_config(self) -> dict[str, Any] | None:
         """The stored config, or None when there is none."""
@@ -156,29 +158,38 @@ class RunDir:
         """
         config = json.loads(json.dumps(config))
         self.path.mkdir(parents=True, exist_ok=True)
-        old = self.read_config()
-        has_results = self.episodes_path.exists() and self.episodes_path.stat().st_size > 0
-        if force:
-            for p in (self.episodes_path, self.summary_path):
-                p.unlink(missing_ok=True)
-        elif old is not None and old != config:
-            diff = "\n  ".join(config_diff(old, config))
-            hint = "choose another --out, or pass --force to overwrite it"
-            raise RunDirError(f"{self.path} holds a run with a different config:\n  {diff}\n{hint}")
-        elif old is None and has_results:
-            raise RunDirError(
-                f"{self.path} holds {EPISODES} but no {CONFIG}; choose another --out or pass --force"
-            )
-        elif has_results and not resume:
-            raise RunDirError(
-                f"{self.path} already holds results of this run; pass --resume to finish it "
-                "or --force to start over"
-            )
-        dump_json(self.config_path, config)
-        if force or not self.episodes_path.exists():
-            self.episodes_path.write_text("")
-            return []
-        self.summary_path.unlink(missing_ok=True)
+        self._lock()
+        try:
+            old = self.read_config()
+            has_results = self.episodes_path.exists() and self.episodes_path.stat().st_size > 0
+            if force:
+                for p in (self.episodes_path, self.summary_path):
+                    p.unlink(missing_ok=True)
+            elif old is not None and old != config:
+                diff = "\n  ".join(config_diff(old, config))
+                hint = "choose another --out, or pass --force to overwrite it"
+                raise RunDirError(f"{self.path} holds a run with a different config:\n  {diff}\n{hint}")
+            elif old is None and has_results:
+                raise RunDirError(
+                    f"{self.path} holds {EPISODES} but no {CONFIG}; choose another --out or pass --force"
+                )
+            elif has_results and not resume:
+                raise RunDirError(
+                    f"{self.path} already holds results of this run; pass --resume to finish it "
+                    "or --force to start over"
+                )
+            dump_json(self.config_path, config)
+            if force or not self.episodes_path.exists():
+                self.episodes_path.write_text("")
+                return []
+            self.summary_path.unlink(missing_ok=True)
+            return self._resumable_records()
+        except BaseException:
+            self.close()
+            raise
+
+    def _resumable_records(self) -> list[dict[str, Any]]:
+        """Repair the JSONL tail, drop error records from the file (atomically), return the rest."""
         repair_jsonl(self.episodes_path)
         records = dedupe(list(iter_records(self.episodes_path)))
         failed = [r for r in records if r.get("error")]
@@ -190,6 +201,26 @@ class RunDir:
                 f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
             os.replace(tmp, self.episodes_path)
         return records
+
+    def _lock(self) -> None:
+        """Hold an exclusive lock on the directory until :meth:`close` (the OS drops it if the process
+        dies), so that two runs never append to the same ``episodes.jsonl``."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no protection against concurrent runs
+            return
+        if self._lock_fd is not None:
+            return
+        fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise RunDirError(
+                f"{self.path} is in use by another running evaluation; wait for it to finish "
+                "(or stop it) before resuming, or choose another --out"
+            ) from None
+        self._lock_fd = fd
 
     def append(self, record: dict[str, Any]) -> None:
         """Append one episode record as a JSON line and flush it to the OS (it survives ``kill -9``).
@@ -217,7 +248,10 @@ class RunDir:
         return load_json(self.summary_path) if self.summary_path.exists() else None
 
     def close(self) -> None:
-        """Close the JSONL file."""
+        """Close the JSONL file and release the directory lock."""
         if self._file is not None:
             self._file.close()
             self._file = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor releases the lock
+            self._lock_fd = None
