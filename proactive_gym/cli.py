@@ -227,9 +227,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
             progress=progress,
         )
     except KeyboardInterrupt:
+        extra = "--resume" if args.out else f"--out {out} --resume"
         console.print(
-            f"\n[yellow]interrupted[/]: finished episodes are saved; continue with the same command "
-            f"plus [bold]--out {out} --resume[/]"
+            f"\n[yellow]interrupted[/]: the finished episodes are saved in {out}; to finish the run, repeat "
+            f"the command with [bold]{extra}[/]"
         )
         return 130
     finally:
