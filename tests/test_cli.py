@@ -160,3 +160,15 @@ def test_data_commands_come_from_the_data_package_when_present(capsys):
             main(["data", "--help"])
         assert done.value.code == 0
         assert "usage: proactive-gym data" in capsys.readouterr().out
+
+
+def test_ctrl_c_prints_how_to_resume(monkeypatch, tmp_path, capsys):
+    import proactive_gym.evaluation as evaluation
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(evaluation, "evaluate", interrupted)
+    assert main(["eval", "--agent", "oracle", "--out", str(tmp_path / "r")]) == 130
+    out = " ".join(capsys.readouterr().out.split())
+    assert "interrupted" in out and "repeat the command with --resume" in out
