@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from fake_openai_server import FakeOpenAIServer, last_user_text  # noqa: E402
 
 from proactive_gym.agents import make_agent  # noqa: E402
-from proactive_gym.agents.openai_agent import OpenAIAgent, OpenAIBatchError  # noqa: E402
+from proactive_gym.agents.openai_agent import OpenAIAgent, OpenAIBatchError, OpenAIRequestError  # noqa: E402
 
 
 def echo(body: dict) -> str:
@@ -206,3 +206,26 @@ def test_history_reaches_the_server_as_a_conversation(server: FakeOpenAIServer) 
     assert messages[1]["content"] == first_reply
     assert [[p["type"] for p in m["content"]] for m in messages[::2]] == [["image_url", "text"]] * 2
     assert messages[2]["content"][1]["text"] == obs["dialogue"]
+
+
+def test_item_by_item_retry_after_a_failed_batch_sends_nothing_new(server: FakeOpenAIServer) -> None:
+    """The harness retries a failed batch item by item: settled items come back without new requests."""
+    server.queue_faults("500", "500")
+    obs = observations(3)
+    with agent_for(server.url, concurrency=1, max_retries=1) as agent:
+        with pytest.raises(OpenAIBatchError):
+            agent.act(obs, [{}] * 3)
+        sent = len(server.requests)
+        with pytest.raises(OpenAIRequestError, match="HTTP 500"):
+            agent.act([obs[0]], [{}])
+        assert agent.act([obs[1]], [{}]) == ["R:q1"]
+        assert agent.act([obs[2]], [{}]) == ["R:q2"]
+        assert len(server.requests) == sent
+        # Asked again later, an observation is sent again (the memo is used once).
+        assert agent.act([obs[0]], [{}]) == ["R:q0"]
+        assert len(server.requests) == sent + 1
+        # An equal but different observation object is always sent.
+        server.queue_faults("500", "500")
+        with pytest.raises(OpenAIBatchError):
+            agent.act(obs[:2], [{}] * 2)
+        assert agent.act([dict(obs[0])], [{}]) == ["R:q0"]

@@ -62,9 +62,9 @@ def run_until_the_server_dies(out: Path) -> tuple[int, list[dict]]:
     records = records_of(out)
     assert len(records) == 3 * EPISODES  # every episode has a record: the run survived
     failed = [r for r in records if r.get("error")]
-    # The 5 answered requests may end their episodes; the others fail. (A harness that retries a failed
-    # batch item by item also loses the batch's answered items: they are re-sent to the dead server.)
-    assert 3 * EPISODES - 5 <= len(failed) <= 3 * EPISODES
+    # The 5 answered requests end their episodes (the agent keeps them when the harness retries the failed
+    # batch item by item); the other 7 episodes fail.
+    assert len(failed) == 3 * EPISODES - 5
     assert len(server.requests) == 5
     assert sum(m["errors"] for m in first.scenarios.values()) == len(failed)
     assert all("connection failed" in r["error"] for r in failed)
@@ -73,7 +73,7 @@ def run_until_the_server_dies(out: Path) -> tuple[int, list[dict]]:
 
 def test_server_dies_mid_run(tmp_path: Path) -> None:
     _, failed = run_until_the_server_dies(tmp_path)
-    assert {r["scenario"] for r in failed} == {"ROD", "ImageNet-C", "COCO"}
+    assert "COCO" in {r["scenario"] for r in failed}  # the last scenario never got an answer
 
 
 def test_resume_finishes_the_failed_episodes(tmp_path: Path) -> None:

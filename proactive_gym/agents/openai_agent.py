@@ -168,6 +168,9 @@ class OpenAIAgent(Agent):
         self._lock = threading.Lock()
         self._turn = 0
         self._closed = False
+        # Outcomes of the items of the last batch that raised OpenAIBatchError, by observation identity:
+        # a harness that retries such a batch item by item gets them back without new requests.
+        self._settled: dict[int, tuple[dict[str, Any], str | None, str | None]] = {}
 
     # -- requests ---------------------------------------------------------------------------------------
     def _first_url_index(self) -> int:
@@ -280,8 +283,27 @@ class OpenAIAgent(Agent):
         return [r for r in replies if r is not None]
 
     def act(self, observations: list[dict[str, Any]], infos: list[dict[str, Any]]) -> list[str]:
-        """One reply per observation (see :meth:`generate`)."""
-        return self.generate([observation_messages(obs) for obs in observations])
+        """One reply per observation (see :meth:`generate`).
+
+        When a batch raised :class:`OpenAIBatchError`, asking again for one of its observations alone (the
+        same object, as a harness that retries item by item does) returns its reply or raises its error
+        at once, without another request: a dead server then costs one round of retries, not one per item.
+        """
+        if len(observations) == 1 and id(observations[0]) in self._settled:
+            obs, reply, error = self._settled.pop(id(observations[0]))
+            if obs is observations[0]:
+                if error is not None:
+                    raise OpenAIRequestError(error)
+                return [reply or ""]
+        self._settled = {}
+        try:
+            return self.generate([observation_messages(obs) for obs in observations])
+        except OpenAIBatchError as err:
+            self._settled = {
+                id(obs): (obs, reply, error)
+                for obs, reply, error in zip(observations, err.replies, err.errors, strict=True)
+            }
+            raise
 
     def close(self) -> None:
         """Stop the worker threads and close the connections. Safe to call twice."""
