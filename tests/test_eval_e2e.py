@@ -319,3 +319,36 @@ def test_env_flags_reach_the_env_and_the_summary(tmp_path):
     assert all("Hint: moving the occluding object might reveal what is behind it." in p for p in prompts)
     hist = evaluate("oracle", envs="VSOD", env_kwargs={**SYN, "history": True}, max_episodes=4)
     assert hist.acc["VSOD"] == 100.0 and hist.data["flags"]["history"] is True
+
+
+class NeverEmpty(OracleAgent):
+    """Fails the test if the runner ever hands it an empty batch."""
+
+    def act(self, observations, infos):
+        assert observations, "empty batch"
+        return super().act(observations, infos)
+
+
+def test_an_env_error_at_reset_is_recorded_and_no_empty_batch_is_sent():
+    class BrokenAtReset(gym.Wrapper):
+        def reset(self, **kwargs):
+            if kwargs.get("options", {}).get("sample_id") in bad:
+                raise OSError("image file is truncated")
+            return self.env.reset(**kwargs)
+
+    from proactive_gym.evaluation.rollout import Task, run_batched
+
+    env = gym.make("ProactiveBench/ROD-v0", **SYN)
+    ids = env.unwrapped.sample_ids[:6]
+    bad = set(ids[:4])
+    records = []
+    tasks = [Task("ROD", sid, i, 0) for i, sid in enumerate(ids)]
+    agent = NeverEmpty()
+    run_batched(
+        tasks, lambda _: BrokenAtReset(gym.make("ProactiveBench/ROD-v0", **SYN)), agent, 2, records.append
+    )
+    errors = {r["sample_id"]: r["error"] for r in records}
+    assert len(records) == 6
+    assert {sid for sid, e in errors.items() if e} == bad
+    assert all("OSError: image file is truncated" in errors[sid] for sid in bad)
+    env.close()

@@ -230,6 +230,8 @@ def run_batched(
                     finish(episode)
                     continue
                 active.append(episode)
+            if not active:  # every episode started in this round failed at reset
+                continue
             replies = _act(agent, active)
             still = []
             for episode, reply in zip(active, replies, strict=True):
