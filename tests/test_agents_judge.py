@@ -182,4 +182,10 @@ def test_llm_judge_over_http() -> None:
         assert (failed["ps"], failed["cc"], failed["agg"], failed["raw"]) == (0, 0, 0, "")
         assert "HTTP 500" in failed["error"] and "HTTP 500" in caught.value.errors[0]
         assert caught.value.errors[1] is None and ok["flags"] == [1, 0, 0, 1]
+        # The harness retries item by item: settled scores come back without new requests.
+        sent = len(server.requests)
+        with pytest.raises(JudgeBatchError, match="HTTP 500"):
+            judge.score([item("A", VSOD_ANSWERS, 3)])
+        assert judge.score([item("B", VSOD_ANSWERS, 3)]) == [ok]
+        assert len(server.requests) == sent
         judge.close()

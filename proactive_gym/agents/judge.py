@@ -22,7 +22,8 @@ the number of acceptable answers, gives all zeros (documented scores, never a cr
 ``n_suggestion_answers`` flags are suggestions (ps = any of them), the rest categories (cc = any of them),
 agg = ps or cc. A judge request that fails for good (server down, after the agent's retries) makes
 :meth:`LLMJudge.score` raise :class:`JudgeBatchError`, which carries the scores of the other items (the
-failed ones: zeros and an ``error`` key); a harness that does not know the type retries items one by one.
+failed ones: zeros and an ``error`` key); a harness that does not know the type retries items one by one,
+and gets each item's settled score back at once, without asking the model again.
 """
 
 from __future__ import annotations
@@ -219,6 +220,14 @@ class LLMJudge(Judge):
         self.agent = agent
         self.max_new_tokens = max_new_tokens
         self.name = getattr(agent, "name", type(agent).__name__)
+        # Scores of the last batch that raised JudgeBatchError, by item content: a harness that retries
+        # such a batch item by item gets them back without asking the model again.
+        self._settled: dict[str, dict[str, Any]] = {}
+
+    @staticmethod
+    def _key(item: dict[str, Any]) -> str:
+        fields = [item["prompt"], item["acceptable_answers"], item["n_suggestion_answers"], item["reply"]]
+        return json.dumps(fields, ensure_ascii=False)
 
     @staticmethod
     def conversation(item: dict[str, Any]) -> list[dict[str, Any]]:
@@ -258,6 +267,12 @@ class LLMJudge(Judge):
         _check_items(items)
         if not items:
             return []
+        if len(items) == 1 and self._key(items[0]) in self._settled:
+            score = self._settled.pop(self._key(items[0]))
+            if "error" in score:
+                raise JudgeBatchError([score], [score["error"]])
+            return [score]
+        self._settled = {}
         outputs, errors = self._raw_outputs(items)
         scores = []
         for item, raw, error in zip(items, outputs, errors, strict=True):
@@ -268,6 +283,7 @@ class LLMJudge(Judge):
                 score["error"] = error
             scores.append(score)
         if any(e is not None for e in errors):
+            self._settled = {self._key(item): score for item, score in zip(items, scores, strict=True)}
             raise JudgeBatchError(scores, errors)
         return scores
 

@@ -11,7 +11,8 @@ or gets 408/409/429/5xx, a body that is not JSON or has no choices, is retried o
 exponential backoff with jitter (``Retry-After`` honoured); other 4xx answers fail at once. An item that still
 fails does not sink the batch: :meth:`OpenAIAgent.act` returns nothing and raises :class:`OpenAIBatchError`,
 which carries the replies that succeeded and one error message per failed item (the harness records those
-as per-episode errors). A choice whose content is null (a reasoning model that spent its budget thinking)
+as per-episode errors; a harness that retries the batch item by item gets each item's settled outcome back
+without a new request). A choice whose content is null (a reasoning model that spent its budget thinking)
 is the empty reply ``""``. Needs the ``[openai]`` extra (httpx).
 """
 
