@@ -148,9 +148,15 @@ def test_round_robin_and_failover_to_a_live_server() -> None:
         assert sorted(replies) == ["one"] * 5 + ["two"] * 5
         assert len(one.requests) == len(two.requests) == 5
         one.stop()
-        # The dead server refuses connections; every item is retried on the live one.
-        with agent_for(f"{one.url},{two.url}", concurrency=2, max_retries=1) as agent:
+        # The dead server refuses connections; every item is retried on the live one, without waiting,
+        # and once it refused, the dead server is skipped.
+        with agent_for(f"{one.url},{two.url}", concurrency=1, max_retries=1, backoff=100.0) as agent:
+            waits: list[float] = []
+            agent._sleep = waits.append  # type: ignore[method-assign]
             assert agent.act(observations(6), [{}] * 6) == ["two"] * 6
+            assert waits == []
+            assert len(two.requests) == 5 + 6
+            assert list(agent._down_until) == [one.url]
 
 
 def test_server_dies_mid_run() -> None:

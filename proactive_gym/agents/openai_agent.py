@@ -8,7 +8,8 @@ Each observation becomes a chat through :func:`proactive_gym.protocol.to_message
 data URLs. A batch is sent as independent requests, at most ``concurrency`` in flight (a thread pool over one
 ``httpx`` connection pool), spread round-robin over the base URLs. A request that times out, cannot connect,
 or gets 408/409/429/5xx, a body that is not JSON or has no choices, is retried on the next base URL after an
-exponential backoff with jitter (``Retry-After`` honoured); other 4xx answers fail at once. An item that still
+exponential backoff with jitter (``Retry-After`` honoured); other 4xx answers fail at once. A server that
+refuses connections is skipped for ``DOWN_SECONDS`` while another one is up (retried there without waiting). An item that still
 fails does not sink the batch: :meth:`OpenAIAgent.act` returns nothing and raises :class:`OpenAIBatchError`,
 which carries the replies that succeeded and one error message per failed item (the harness records those
 as per-episode errors; a harness that retries the batch item by item gets each item's settled outcome back
@@ -36,6 +37,8 @@ __all__ = ["OpenAIAgent", "OpenAIBatchError", "OpenAIRequestError", "DEFAULT_BAS
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+#: A server that refused a connection is skipped for this long while another one is up.
+DOWN_SECONDS = 10.0
 
 
 class OpenAIRequestError(RuntimeError):
@@ -172,8 +175,24 @@ class OpenAIAgent(Agent):
         # Outcomes of the items of the last batch that raised OpenAIBatchError, by observation identity:
         # a harness that retries such a batch item by item gets them back without new requests.
         self._settled: dict[int, tuple[dict[str, Any], str | None, str | None]] = {}
+        self._down_until: dict[str, float] = {}  # server -> monotonic time until which it counts as down
 
     # -- requests ---------------------------------------------------------------------------------------
+    def _pick_url(self, index: int) -> str:
+        """The server at ``index`` (round-robin), or the next one that did not refuse a connection in the
+        last ``DOWN_SECONDS``; when all did, the one at ``index``."""
+        now = time.monotonic()
+        n = len(self.base_urls)
+        with self._lock:
+            for k in range(n):
+                url = self.base_urls[(index + k) % n]
+                if self._down_until.get(url, 0.0) <= now:
+                    return url
+        return self.base_urls[index % n]
+
+    def _sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
     def _first_url_index(self) -> int:
         with self._lock:
             index = self._turn % len(self.base_urls)
@@ -205,19 +224,23 @@ class OpenAIAgent(Agent):
         for attempt in range(self.max_retries + 1):
             if self._closed:
                 raise OpenAIRequestError("the agent was closed")
-            url = self.base_urls[(first + attempt) % len(self.base_urls)]
+            url = self._pick_url(first + attempt)
             retry_after: float | None = None
+            refused = False
             try:
                 response = self._client.post(f"{url}/chat/completions", json=body)
             except httpx.TimeoutException as err:
                 last_error = f"{url}: timed out after {self.timeout:g} s ({type(err).__name__})"
             except (httpx.TransportError, OSError) as err:
                 last_error = f"{url}: connection failed ({type(err).__name__}: {err})"
+                refused = isinstance(err, httpx.ConnectError)
             else:
                 status = response.status_code
                 if status == 200:
                     reply, problem = self._parse(response)
                     if problem is None:
+                        with self._lock:
+                            self._down_until.pop(url, None)
                         return reply
                     last_error = f"{url}: {problem}"
                 elif status in RETRY_STATUSES:
@@ -230,10 +253,15 @@ class OpenAIAgent(Agent):
                             retry_after = None
                 else:
                     raise OpenAIRequestError(f"{url}: HTTP {status} (not retried): {response.text[:500]}")
+            if refused:
+                with self._lock:
+                    self._down_until[url] = time.monotonic() + DOWN_SECONDS
             if attempt < self.max_retries:
+                if refused and self._pick_url(first + attempt + 1) != url:
+                    continue  # the server is down: go straight to another one that is not
                 wait = self._delay(attempt, retry_after)
                 logger.debug("openai agent: %s; retry %d in %.2f s", last_error, attempt + 1, wait)
-                time.sleep(wait)
+                self._sleep(wait)
         raise OpenAIRequestError(f"failed after {self.max_retries + 1} attempts; last error: {last_error}")
 
     @staticmethod
