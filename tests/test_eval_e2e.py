@@ -25,6 +25,14 @@ SYN = {"data": "synthetic"}
 NAMES = list(SCENARIOS)
 
 
+def n_episodes(name: str, **env_kwargs) -> int:
+    """How many episodes a scenario of the synthetic data has (its size is the synthetic owner's choice)."""
+    env = gym.make(SCENARIOS[name].env_id, **{**SYN, **env_kwargs})
+    n = len(env.unwrapped.sample_ids)
+    env.close()
+    return n
+
+
 @pytest.fixture(scope="module")
 def synthetic_root():
     from proactive_gym.data.synthetic import ensure_synthetic
@@ -68,7 +76,7 @@ def test_oracle_solves_everything_in_the_minimum_turns():
     s = evaluate("oracle", envs="all", env_kwargs=SYN)
     for name in NAMES:
         m = s.scenarios[name]
-        assert m["n"] == 40 and m["errors"] == 0
+        assert m["n"] == n_episodes(name) > 0 and m["errors"] == 0
         assert m["acc"] == 100.0
         assert m["optimal_rate"] == 100.0
         assert m["psr"] == pytest.approx(m["mean_min_turns"] - 1)
@@ -109,12 +117,15 @@ def test_harness_equals_a_naive_loop(spec):
         assert m["abstain_rate"] == pytest.approx(100.0 * outcomes.count("abstain") / len(outcomes)), name
 
 
-def test_suggest_asks_and_never_abstains():
-    s = evaluate("suggest", envs="all", env_kwargs=SYN)
+def test_suggest_asks_and_never_abstains(tmp_path):
+    s = evaluate("suggest", envs="all", env_kwargs=SYN, out=tmp_path)
+    first = {r["steps"][0]["outcome"] for r in RunDir(tmp_path).records()}
+    assert first <= {"useful_suggestion", "useless_suggestion", "out_of_turns"}  # always asks first
     for name in NAMES:
         m = s.scenarios[name]
-        assert m["psr"] >= 1.0, name  # the first reply is always a suggestion
         assert m["abstain_rate"] == 0.0
+        if name != "ImageNet-C":  # elsewhere every shown non-abstain option helps: at least one more turn
+            assert m["psr"] >= 1.0, name
 
 
 def test_batch_size_does_not_change_any_record(tmp_path):
@@ -122,7 +133,7 @@ def test_batch_size_does_not_change_any_record(tmp_path):
         evaluate("random", envs="ROD,ChangeIt,COCO", env_kwargs=SYN, batch_size=bs, out=tmp_path / f"b{bs}")
     one = sorted(RunDir(tmp_path / "b1").records(), key=lambda r: (r["scenario"], r["sample_id"]))
     seven = sorted(RunDir(tmp_path / "b7").records(), key=lambda r: (r["scenario"], r["sample_id"]))
-    assert one == seven and len(one) == 120
+    assert one == seven and len(one) == sum(n_episodes(n) for n in ("ROD", "ChangeIt", "COCO"))
 
 
 def test_rollout_returns_the_same_record_as_the_runner(tmp_path):
@@ -155,7 +166,7 @@ def test_an_agent_error_is_recorded_and_the_run_goes_on(tmp_path):
     agent.name = "oracle"
     s = evaluate(agent, envs="ROD,VSOD", env_kwargs=SYN, batch_size=4, out=tmp_path)
     assert s.errors == 1
-    assert s.scenarios["VSOD"]["errors"] == 1 and s.scenarios["VSOD"]["n"] == 39
+    assert s.scenarios["VSOD"]["errors"] == 1 and s.scenarios["VSOD"]["n"] == n_episodes("VSOD") - 1
     assert s.scenarios["VSOD"]["acc"] == 100.0 and s.scenarios["ROD"]["acc"] == 100.0
     failed = [r for r in RunDir(tmp_path).records() if r["error"]]
     assert [(r["scenario"], r["sample_id"]) for r in failed] == [("VSOD", bad)]
@@ -190,7 +201,7 @@ def test_open_mode_judges_the_single_turn(tmp_path):
     for name in ("ROD", "COCO"):
         m = s.scenarios[name]
         assert (m["ps"], m["cc"], m["agg"], m["psr"]) == (100.0, 0.0, 100.0, 0.0)
-    assert len(judge.items) == s.avg["n"] == 80
+    assert len(judge.items) == s.avg["n"] == n_episodes("ROD", mode="open") + n_episodes("COCO", mode="open")
     assert all(item["prompt"] and item["acceptable_answers"] for item in judge.items)
     records = RunDir(tmp_path).records()
     assert all(r["judge"]["agg"] == 1 and r["mode"] == "open" for r in records)
@@ -239,7 +250,7 @@ SLOW_RUN = textwrap.dedent(
     agent = Slow(seed=3)
     agent.name = "random"
     evaluate(agent, envs="all", env_kwargs={"data": "synthetic"}, out=sys.argv[1], batch_size=3,
-             resume=True)
+             max_episodes=40, resume=True)
     """
 )
 
@@ -265,12 +276,16 @@ def test_sigkill_mid_run_then_resume_gives_the_uninterrupted_summary(tmp_path):
 
     agent = RandomAgent(seed=3)
     agent.name = "random"
-    resumed = evaluate(agent, envs="all", env_kwargs=SYN, out=killed, batch_size=5, resume=True)
+    resumed = evaluate(
+        agent, envs="all", env_kwargs=SYN, out=killed, batch_size=5, max_episodes=40, resume=True
+    )
     assert resumed.data["run"]["resumed_from"] >= 60
 
     whole = RandomAgent(seed=3)
     whole.name = "random"
-    uninterrupted = evaluate(whole, envs="all", env_kwargs=SYN, out=tmp_path / "whole", batch_size=3)
+    uninterrupted = evaluate(
+        whole, envs="all", env_kwargs=SYN, out=tmp_path / "whole", batch_size=3, max_episodes=40
+    )
     assert strip_run(resumed.data) == strip_run(uninterrupted.data)
     assert json.loads((killed / "summary.json").read_text())["metrics"] == uninterrupted.data["metrics"]
 
