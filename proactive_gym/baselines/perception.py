@@ -4,11 +4,14 @@ It shows that the synthetic data carries the signal (the reference frame is clea
 and how far proactiveness alone gets. Per scenario, a ridge-regression classifier on fixed image features
 (a colour thumbnail plus histograms of gradient orientations) is trained on the *clear* frames of the
 synthetic train split only: each episode's reference frame (COCO: the whole image and the last crop).
-For ImageNet-C a second classifier learns which quality fix undoes the corruption it sees (from the train
-split's corrupted frames and their ``quality_answer``).
+A second, binary classifier per scenario (the *clarity gate*) learns to tell those clear frames from the
+train split's first frames; the category classifier itself never sees an unclear frame. For ImageNet-C a
+third classifier learns which quality fix undoes the corruption it sees (from the train split's corrupted
+frames and their ``quality_answer``).
 
 :class:`PerceptionAgent` (agent spec ``perception``) answers the best of the four offered categories when
-its score is confident, and otherwise makes a suggestion: the first non-abstain option shown, or for
+the clarity gate calls the frame clear and the category's probability is at least ``threshold``, and
+otherwise makes a suggestion: the first non-abstain option shown, or for
 ImageNet-C the offered fix its corruption classifier scores highest. It never reads ``info["oracle"]``.
 Training takes a few seconds on a CPU, with numpy only.
 """
@@ -165,6 +168,7 @@ class PerceptionModel:
     """One category classifier per scenario, plus the ImageNet-C corruption-to-fix classifier."""
 
     categories: dict[str, Classifier] = field(default_factory=dict)
+    clarity: dict[str, Classifier] = field(default_factory=dict)
     fixes: Classifier | None = None
 
     @classmethod
@@ -177,16 +181,20 @@ class PerceptionModel:
         names = [get_scenario(s).name for s in scenarios] if scenarios is not None else list(SCENARIOS)
         for name in names:
             scenario = SCENARIOS[name]
-            images, labels, fix_images, fix_labels = [], [], [], []
+            images, labels, fix_images, fix_labels, unclear = [], [], [], [], []
             for entry in _read_entries(root, scenario.prefix):
                 for image in clear_frames(scenario, root, entry):
                     images.append(image)
                     labels.append(entry["answer"])
+                unclear.append(first_frame(scenario, root, entry))
                 if name == "ImageNet-C":
                     for level in range(2, int(entry["first_image"]) + 1):
                         fix_images.append(_load(root, str(entry["image_template"]).format(level=level)))
                         fix_labels.append(entry["quality_answer"])
             model.categories[name] = Classifier().fit(images, labels)
+            model.clarity[name] = Classifier().fit(
+                images + unclear, ["clear"] * len(images) + ["unclear"] * len(unclear)
+            )
             if fix_images:
                 model.fixes = Classifier().fit(fix_images, fix_labels)
             log.info("perception baseline: %s trained on %d clear frames", name, len(images))
@@ -196,7 +204,8 @@ class PerceptionModel:
 class PerceptionAgent(Agent):
     """Answer when the classifier is confident, otherwise make the useful-looking suggestion.
 
-    Options: ``threshold`` (probability of the best offered category needed to answer, default 0.9),
+    Options: ``threshold`` (probability of the best offered category needed to answer, default 0.5; the
+    frame must also look clear to the clarity gate),
     ``seed`` and ``train_size`` (which synthetic train split to learn from:
     ``ensure_synthetic("train", seed, train_size)``), or ``train_root`` (any released-format folder with
     the seven files). Uses ``info["options"]`` to find the letters, never ``info["oracle"]``.
@@ -206,7 +215,7 @@ class PerceptionAgent(Agent):
 
     def __init__(
         self,
-        threshold: float = 0.9,
+        threshold: float = 0.5,
         seed: int = 0,
         train_size: int | None = None,
         train_root: str | Path | None = None,
@@ -240,7 +249,9 @@ class PerceptionAgent(Agent):
         clf = self.model.categories.get(scenario)
         best, prob = clf.best(image, categories) if clf is not None else (None, 0.0)
         suggestions = [o for o in proactive if not is_abstain(o)]
-        confident = best is not None and prob >= self.threshold
+        gate = self.model.clarity.get(scenario)
+        clear = gate is None or gate.best(image, ["clear", "unclear"])[0] == "clear"
+        confident = best is not None and clear and prob >= self.threshold
         if scenario == "ImageNet-C" and suggestions and self.model.fixes is not None and not confident:
             fix, _ = self.model.fixes.best(image, suggestions)
             suggestions = [fix] if fix is not None else suggestions
