@@ -161,6 +161,12 @@ def main() -> None:
     parser.add_argument("--dtype", default=None, help="hf: dtype (default: the agent's)")
     parser.add_argument("--model", default=None, help="hf: model directory (default: build the tiny model)")
     parser.add_argument("--obs", choices=["env", "random"], default="env", help="hf: observations to use")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="hf: torch CPU threads (0: torch's default; 1 is steadier on a busy machine)",
+    )
     args = parser.parse_args()
 
     results: dict[str, Any] = {
@@ -170,6 +176,10 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "load_avg_1m_at_start": round(os.getloadavg()[0], 2),
     }
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     if args.only in (None, "hf"):
         sizes = [int(b) for b in args.batch_sizes.split(",")]
         results["hf"] = bench_hf(
