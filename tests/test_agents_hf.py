@@ -203,15 +203,39 @@ def test_no_chat_template(tiny_dir: Path, tmp_path: Path) -> None:
         make_agent(f"hf:{copy}")
 
 
-def test_no_image_support(tiny_dir: Path, tmp_path: Path) -> None:
-    """A text-only model (tokenizer, no image processor) is refused for the benchmark, accepted as judge."""
+def test_text_only_model_refused_as_agent_accepted_as_judge(tiny_dir: Path, tmp_path: Path) -> None:
+    """A text-only chat model (no image processor) is refused for the benchmark, accepted as judge."""
+    import torch
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    from proactive_gym.agents.judge import LLMJudge, make_judge
     from proactive_gym.models import load_processor
 
     text_dir = tmp_path / "text-only"
-    load_processor(tiny_dir).tokenizer.save_pretrained(text_dir)
-    (text_dir / "config.json").write_text("{}")
-    with pytest.raises(ValueError, match="has no image processor"):
+    tokenizer = load_processor(tiny_dir).tokenizer
+    tokenizer.save_pretrained(text_dir)
+    config = Qwen3Config(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+        num_attention_heads=2, num_key_value_heads=1, head_dim=16, pad_token_id=tokenizer.pad_token_id,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    Qwen3ForCausalLM(config).save_pretrained(text_dir)
+    with pytest.raises(ValueError, match="has no image processor, so it cannot see the benchmark's"):
         make_agent(f"hf:{text_dir}")
+
+    judge = make_judge(f"hf:{text_dir}", max_new_tokens=6, batch_size=2)
+    assert isinstance(judge, LLMJudge)
+    items = [
+        {"prompt": "Who?", "acceptable_answers": ["Rewind the video", "The man"], "n_suggestion_answers": 1,
+         "reply": reply, "scenario": "VSOD"}
+        for reply in ("rewind", "the man", "no idea")
+    ]  # fmt: skip
+    scores = judge.score(items)
+    assert len(scores) == 3
+    # A random model prints no 0/1 list of length 2: documented zeros, no crash.
+    assert [(s["flags"], s["ps"], s["cc"], s["agg"]) for s in scores] == [(None, 0, 0, 0)] * 3
+    assert all(isinstance(s["raw"], str) and s["raw"] for s in scores)
+    judge.close()
 
 
 def test_ignored_options_warn(tiny_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
