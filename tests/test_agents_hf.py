@@ -238,6 +238,23 @@ def test_text_only_model_refused_as_agent_accepted_as_judge(tiny_dir: Path, tmp_
     judge.close()
 
 
+def test_cuda_without_gpu(tiny_dir: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is visible")
+    with pytest.raises(ValueError, match="torch sees no CUDA GPU"):
+        make_agent(f"hf:{tiny_dir}", device="cuda")
+
+
+def test_closed_agent(tiny_dir: Path) -> None:
+    closing = make_agent(f"hf:{tiny_dir}", max_new_tokens=2)
+    closing.close()
+    closing.close()
+    with pytest.raises(RuntimeError, match="was closed"):
+        closing.act(varied_observations(1), [{}])
+
+
 def test_ignored_options_warn(tiny_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="proactive_gym.agents.hf"):
         make_agent(f"hf:{tiny_dir}", concurrency=4)

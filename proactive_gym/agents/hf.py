@@ -89,6 +89,10 @@ class HFAgent(Agent):
             raise ImportError(f"the hf: agent needs {err.name!r}: pip install 'proactive_gym[hf]'") from err
 
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(
+                f"hf agent: device {self.device!r} asked for, but torch sees no CUDA GPU; use cpu"
+            )
         on_gpu = self.device == "auto" or self.device.startswith("cuda")
         self.dtype = dtype or ("auto" if on_gpu else "float32")
 
@@ -208,6 +212,8 @@ class HFAgent(Agent):
     ) -> list[str]:
         import torch
 
+        if self.model is None:
+            raise RuntimeError(f"hf agent: {self.model_id!r} was closed; make a new agent")
         template_owner = self.processor if self._uses_processor else self.tokenizer
         texts = [
             template_owner.apply_chat_template(conv, add_generation_prompt=True, tokenize=False)
