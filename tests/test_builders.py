@@ -70,7 +70,7 @@ def test_quickdraw_build_makes_one_episode_per_kept_drawing(tmp_path, qd_files):
             int((np.asarray(Image.open(out / r["image_template"].format(image=f"{k:04d}"))) < 128).sum())
             for k in range(r["num_images"])
         ]
-        assert all(a < b for a, b in zip(ink, ink[1:])), ink  # each frame adds a stroke
+        assert all(a < b for a, b in zip(ink, ink[1:], strict=False)), ink  # each frame adds a stroke
     env = gym.make("ProactiveBench/QuickDraw-v0", data="released", data_root=out, subset="all")
     for sid in env.unwrapped.sample_ids:
         obs, info = env.reset(options={"sample_id": sid})
