@@ -78,7 +78,7 @@ class HFAgent(Agent):
         self.max_new_tokens = _positive_int("max_new_tokens", max_new_tokens)
         self.batch_size = _positive_int("batch_size", batch_size)
         self.attn_implementation = attn_implementation
-        self.adapter = adapter
+        self.adapter = str(Path(adapter).expanduser()) if adapter and adapter.startswith("~") else adapter
         self.text_only = text_only
         self._check_local_paths()
 
