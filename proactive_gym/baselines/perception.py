@@ -2,7 +2,7 @@
 
 It shows that the synthetic data carries the signal (the reference frame is clear, the first frame is not)
 and how far proactiveness alone gets. Per scenario, a ridge-regression classifier on fixed image features
-(a colour thumbnail plus histograms of gradient orientations) is trained on the *clear* frames of the
+(a colour thumbnail plus a pooled power spectrum) is trained on the *clear* frames of the
 synthetic train split only: each episode's reference frame (COCO: the whole image and the last crop).
 A second, binary classifier per scenario (the *clarity gate*) learns to tell those clear frames from the
 train split's first frames; the category classifier itself never sees an unclear frame. For ImageNet-C a
@@ -33,29 +33,18 @@ from proactive_gym.agents.base import Agent
 log = logging.getLogger(__name__)
 
 THUMB = 24
-GRAD = 48
-CELL = 8
-BINS = 8
 
 
 def features(image: np.ndarray) -> np.ndarray:
-    """Fixed features of an HxWx3 uint8 image: a THUMBxTHUMB colour thumbnail and gradient-orientation
-    histograms on a grid of CELLxCELL cells of a grey GRADxGRAD copy (each part L2-normalised)."""
+    """Fixed features of an HxWx3 uint8 image: a THUMBxTHUMB colour thumbnail (where things are) and a
+    pooled power spectrum (which textures and line directions there are), each part L2-normalised."""
     from PIL import Image
 
     img = Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8)).convert("RGB")
-    thumb = np.asarray(img.resize((THUMB, THUMB), Image.BILINEAR), dtype=np.float64).ravel() / 255.0
-    grey = np.asarray(img.convert("L").resize((GRAD, GRAD), Image.BILINEAR), dtype=np.float64) / 255.0
-    gy, gx = np.gradient(grey)
-    mag = np.hypot(gx, gy)
-    idx = np.minimum(((np.arctan2(gy, gx) % np.pi) / np.pi * BINS).astype(int), BINS - 1)
-    n = GRAD // CELL
-    hist = np.zeros((n, n, BINS))
-    cy, cx = np.indices(grey.shape) // CELL
-    np.add.at(hist, (cy, cx, idx), mag)
-    hist = hist.ravel()
-    spec = spectrum(img)
-    parts = [thumb, spec]
+    thumb = (
+        np.asarray(img.resize((THUMB, THUMB), Image.Resampling.BILINEAR), dtype=np.float64).ravel() / 255.0
+    )
+    parts = [thumb, spectrum(img)]
     return np.concatenate([p / (np.linalg.norm(p) + 1e-9) for p in parts])
 
 
@@ -64,7 +53,9 @@ def spectrum(img: Any, size: int = 128, radial: int = 16, angular: int = 8) -> n
     features (the period and orientation of stripes, dots, rings)."""
     from PIL import Image
 
-    grey = np.asarray(img.convert("L").resize((size, size), Image.BILINEAR), dtype=np.float64) / 255.0
+    grey = (
+        np.asarray(img.convert("L").resize((size, size), Image.Resampling.BILINEAR), dtype=np.float64) / 255.0
+    )
     power = np.abs(np.fft.fftshift(np.fft.fft2(grey - grey.mean()))) ** 2
     yy, xx = np.indices(power.shape) - size // 2
     r = np.hypot(xx, yy) / (size / 2)
@@ -127,11 +118,11 @@ def _read_entries(root: Path, prefix: str) -> list[dict[str, Any]]:
 def _load(root: Path, key: str, box: tuple[float, ...] | None = None) -> np.ndarray:
     from PIL import Image
 
-    with Image.open(root / key) as img:
-        img = img.convert("RGB")
-        if box is not None:
-            img = img.crop(box)
-        return np.asarray(img, dtype=np.uint8)
+    with Image.open(root / key) as raw:
+        rgb = raw.convert("RGB")
+    if box is not None:
+        rgb = rgb.crop((box[0], box[1], box[2], box[3]))
+    return np.asarray(rgb, dtype=np.uint8)
 
 
 def oracle_final_state(scenario: Any, entry: dict[str, Any]) -> dict[str, Any]:

@@ -149,7 +149,7 @@ def build_coco(
     rng = np.random.default_rng(seed)
     report = BuildReport()
     out = Path(out_dir)
-    lines = []
+    lines: list[str] = []
     for image_id in sorted(images):
         im = images[image_id]
         where = f"{path}: image {image_id} ({im['file_name']})"

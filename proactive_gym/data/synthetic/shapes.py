@@ -410,5 +410,5 @@ def draw_animal(
     inside = np.asarray(sil) > 0
     marks = coat_mask(pattern, w, h, period, rng) & inside
     image[inside] = jitter_colour(rng, base, 12)
-    mark = tuple(int(m * contrast + b * (1 - contrast)) for m, b in zip(mark, base, strict=False))
-    image[marks] = jitter_colour(rng, mark, 12)
+    mixed = [int(m * contrast + b * (1 - contrast)) for m, b in zip(mark, base, strict=False)]
+    image[marks] = jitter_colour(rng, mixed, 12)
