@@ -2,6 +2,7 @@
 
     python benchmarks/bench_synthetic.py            # everything (about a minute on a 2-core CPU)
     python benchmarks/bench_synthetic.py --only gen # generation timing only
+    python benchmarks/bench_synthetic.py --only baseline --test-size 300   # tighter baseline figures
 
 1. Generation: wall time to write the test split (default size, 100 episodes per scenario) of each of the
    seven scenarios into a fresh folder, then the train split (400 per scenario), single process.
@@ -26,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def bench_generation(tmp: Path) -> dict:
+def bench_generation(tmp: Path, test_size: int | None) -> dict:
     from proactive_gym.data.synthetic import SCENARIO_MODULES, generate
 
     out = {}
@@ -34,7 +35,8 @@ def bench_generation(tmp: Path) -> dict:
         per = {}
         for name in SCENARIO_MODULES:
             t0 = time.perf_counter()
-            generate(tmp / split / name, split=split, seed=0, scenarios=[name])
+            size = test_size if split == "test" else None
+            generate(tmp / split / name, split=split, seed=0, size=size, scenarios=[name])
             per[name] = round(time.perf_counter() - t0, 2)
         per["total"] = round(sum(per.values()), 2)
         out[split] = per
@@ -65,6 +67,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=("gen", "baseline", "episodes"), default=None)
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--test-size", type=int, default=None, help="test episodes per scenario (default 100)")
     args = parser.parse_args()
     import logging
 
@@ -76,7 +79,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         if args.only in (None, "gen", "baseline"):
-            result["generation_seconds"] = bench_generation(tmp)
+            result["generation_seconds"] = bench_generation(tmp, args.test_size)
             print(json.dumps(result["generation_seconds"], indent=1))
         if args.only in (None, "baseline"):
             # the per-scenario folders of each split hold one scenario each: merge them by linking
