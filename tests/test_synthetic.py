@@ -211,7 +211,9 @@ def test_interrupted_generation_leaves_nothing_half_written(tmp_path, monkeypatc
     parent = tmp_path / "synthetic" / GENERATOR_VERSION / "seed4-n1"
     assert not (parent / "test").exists() and not [p for p in parent.iterdir() if "tmp" in p.name]
     monkeypatch.undo()
+    (parent / ".test-tmp-killed").mkdir()  # what a SIGKILLed generation leaves behind
     assert verify(ensure_synthetic("test", seed=4, size=1, cache_dir=tmp_path)) == []
+    assert sorted(p.name for p in parent.iterdir()) == [".test.lock", "test"]
 
 
 def test_unwritable_cache_is_a_clear_error(tmp_path):

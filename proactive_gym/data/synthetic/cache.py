@@ -133,6 +133,8 @@ def ensure_synthetic(
             problems = verify(target, full=full_check) if target.exists() else ["not generated yet"]
             if not problems:
                 return target  # another process finished it while we waited
+            for stale in [*parent.glob(f".{split}-tmp-*"), *parent.glob(f".{split}-old-*")]:
+                shutil.rmtree(stale, ignore_errors=True)  # left by a killed process; we hold the lock
             if target.exists():
                 log.warning("synthetic data in %s is unusable (%s); regenerating it", target, problems[0])
             else:
