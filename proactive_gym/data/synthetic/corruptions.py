@@ -89,8 +89,8 @@ def corrupt(image: np.ndarray, name: str, severity: int, seed: int) -> np.ndarra
             from imagecorruptions import corruptions as module
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise ImportError(
-            "the synthetic ImageNet-C scenario needs the 'imagecorruptions' package: "
-            "pip install 'proactive_gym[synthetic]'"
+            "the synthetic ImageNet-C scenario needs the 'imagecorruptions' package (with scikit-image, scipy, "
+            f"opencv and setuptools<81 for its pkg_resources import): pip install 'proactive_gym[synthetic]' ({exc})"
         ) from exc
     func = getattr(module, name)
     with _LOCK:
