@@ -219,11 +219,16 @@ class HFAgent(Agent):
             template_owner.apply_chat_template(conv, add_generation_prompt=True, tokenize=False)
             for conv in conversations
         ]
-        images = [image for conv in conversations for image in conversation_images(conv)]
-        if images and not self._uses_processor:
+        # One list of images per conversation, in order: processors that need to know which images belong
+        # to which sample (Idefics3, SmolVLM) get it, and the others flatten it.
+        images = [conversation_images(conv) for conv in conversations]
+        has_images = any(images)
+        if has_images and not self._uses_processor:
             raise ValueError(f"hf agent: {self.model_id!r} was loaded text-only and cannot take images")
         if self._uses_processor:
-            inputs = self.processor(text=texts, images=images or None, padding=True, return_tensors="pt")
+            inputs = self.processor(
+                text=texts, images=images if has_images else None, padding=True, return_tensors="pt"
+            )
         else:
             inputs = self.tokenizer(texts, padding=True, return_tensors="pt", add_special_tokens=False)
         inputs = inputs.to(self._input_device)
