@@ -259,3 +259,56 @@ def test_ignored_options_warn(tiny_dir: Path, caplog: pytest.LogCaptureFixture) 
     with caplog.at_level(logging.WARNING, logger="proactive_gym.agents.hf"):
         make_agent(f"hf:{tiny_dir}", concurrency=4)
     assert "ignoring options it does not use: concurrency" in caplog.text
+
+
+def build_tiny_llava(out: Path, tiny_dir: Path) -> Path:
+    """A random-weight LLaVA (CLIP vision tower + Llama text model) whose processor AutoProcessor knows."""
+    import torch
+    from transformers import (
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+    )
+    from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+    from trl.chat_template_utils import llava_next_chat_template
+
+    from proactive_gym.models import load_processor
+
+    tokenizer = load_processor(tiny_dir).tokenizer
+    tokenizer.add_tokens(["<image>"], special_tokens=True)
+    image_processor = CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    processor = LlavaProcessor(
+        image_processor=image_processor, tokenizer=tokenizer, patch_size=16, vision_feature_select_strategy="default",
+        chat_template=llava_next_chat_template, num_additional_image_tokens=1,
+    )  # fmt: skip
+    config = LlavaConfig(
+        vision_config=CLIPVisionConfig(
+            hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, image_size=32,
+            patch_size=16, projection_dim=32,
+        ),
+        text_config=LlamaConfig(
+            vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+            num_attention_heads=2, num_key_value_heads=1, pad_token_id=tokenizer.pad_token_id, initializer_range=0.2,
+        ),
+        image_token_id=tokenizer.convert_tokens_to_ids("<image>"), vision_feature_layer=-1,
+        vision_feature_select_strategy="default",
+    )  # fmt: skip
+    torch.manual_seed(0)
+    LlavaForConditionalGeneration(config).save_pretrained(out)
+    processor.save_pretrained(out)
+    return out
+
+
+def test_another_architecture_through_autoprocessor(tiny_dir: Path, tmp_path: Path) -> None:
+    """hf: is not Qwen-specific: a LLaVA model loads through AutoProcessor and batches the same way."""
+    path = build_tiny_llava(tmp_path / "llava", tiny_dir)
+    llava = make_agent(f"hf:{path}", max_new_tokens=8, batch_size=4)
+    assert type(llava.processor).__name__ == "LlavaProcessor"
+    assert type(llava.model).__name__ == "LlavaForConditionalGeneration"
+    obs = varied_observations(6)
+    batched = llava.act(obs, [{}] * 6)
+    llava.batch_size = 1
+    assert llava.act(obs, [{}] * 6) == batched
+    assert len(set(batched)) > 1
