@@ -17,7 +17,7 @@ NAMES = ["ROD", "MVP-N", "ImageNet-C", "ChangeIt"]
 @pytest.fixture(scope="module")
 def roots(tmp_path_factory):
     base = tmp_path_factory.mktemp("baseline")
-    train = generate(base / "train", split="train", seed=0, size=160, scenarios=NAMES)
+    train = generate(base / "train", split="train", seed=0, size=240, scenarios=NAMES)
     test = generate(base / "test", split="test", seed=0, size=40, scenarios=NAMES)
     return train, test
 
