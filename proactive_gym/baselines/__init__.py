@@ -1,0 +1,2 @@
+"""Baselines that need no model download: the perception baseline for the synthetic scenarios
+(:mod:`proactive_gym.baselines.perception`, agent spec ``perception``)."""
