@@ -81,6 +81,17 @@ def add_eval_command(sub: Any) -> None:
     g.add_argument("--hint", action="store_true", help="append the per-scenario hint to the question")
     g.add_argument("--reference", action="store_true", help="reference setting: one turn, the clear frame")
     g.add_argument("--history", action="store_true", help="keep earlier turns in the dialogue")
+    g.add_argument(
+        "--icl-examples",
+        type=int,
+        default=0,
+        help="ROD and MVP-N: solved demonstration episodes before the query (the paper: 1 or 3)",
+    )
+    g.add_argument(
+        "--random-options",
+        action="store_true",
+        help="replace the proactive options with other scenarios' ones (does the model understand them?)",
+    )
     g.add_argument("--mode", choices=["mcqa", "open"], default="mcqa", help="multiple choice or open-ended")
     g.add_argument("--judge", default=None, help="open mode judge spec: 'keyword' (default) or an agent spec")
     g.add_argument("--judge-base-url", default=None, help="base URL of the judge's OpenAI-compatible server")
@@ -144,9 +155,11 @@ def env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
             kwargs[name] = getattr(args, name)
     if args.subset_file is not None:
         kwargs["subset_file"] = str(Path(args.subset_file).expanduser())
-    for flag in ("hint", "reference", "history"):
+    for flag in ("hint", "reference", "history", "random_options"):
         if getattr(args, flag):
             kwargs[flag] = True
+    if args.icl_examples:
+        kwargs["icl_examples"] = args.icl_examples
     return kwargs
 
 
@@ -241,7 +254,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if summary.errors:
         console.print(
             f"[red]{summary.errors} episode(s) ended in an error[/] (left out of the numbers; "
-            f"see 'error' in {out / 'episodes.jsonl'})"
+            f"see 'error' in {out / 'episodes.jsonl'})",
+            soft_wrap=True,
         )
     run = summary.data["run"]
     console.print(
@@ -287,7 +301,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     )
     console.print(rich_table([load_run(p).summary for p in args.runs], [Path(p).name for p in args.runs]))
     for kind, path in files.items():
-        console.print(f"{kind:>18}: {path}")
+        console.print(f"{kind:>18}: {path}", soft_wrap=True)  # paths stay whole, to be copied
     return 0
 
 

@@ -172,3 +172,15 @@ def test_ctrl_c_prints_how_to_resume(monkeypatch, tmp_path, capsys):
     assert main(["eval", "--agent", "oracle", "--out", str(tmp_path / "r")]) == 130
     out = " ".join(capsys.readouterr().out.split())
     assert "interrupted" in out and "repeat the command with --resume" in out
+
+
+def test_icl_and_random_options_flags_reach_the_env(tmp_path):
+    args = build_parser().parse_args(["eval", "--envs", "ROD", "--icl-examples", "3", "--random-options"])
+    assert env_kwargs(args) == {"icl_examples": 3, "random_options": True}
+    out = tmp_path / "run"
+    argv = ["eval", "--agent", "oracle", "--envs", "MVP-N", "--icl-examples", "1", "--max-episodes", "3"]
+    assert main([*argv, "--quiet", "--out", str(out)]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["env_kwargs"] == {"icl_examples": 1}
+    episodes = [json.loads(line) for line in (out / "episodes.jsonl").read_text().splitlines()]
+    assert len(episodes) == 3 and all(e["outcome"] == "correct" for e in episodes)
