@@ -67,7 +67,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=("gen", "baseline", "episodes"), default=None)
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
-    parser.add_argument("--test-size", type=int, default=None, help="test episodes per scenario (default 100)")
+    parser.add_argument(
+        "--test-size", type=int, default=None, help="test episodes per scenario (default 100)"
+    )
     args = parser.parse_args()
     import logging
 
