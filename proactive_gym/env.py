@@ -176,7 +176,9 @@ class ProactiveEnv(gym.Env[dict, str]):
         if cfg.data == "synthetic" or (cfg.data == "auto" and not data_root):
             from proactive_gym.data.synthetic import ensure_synthetic
 
-            root = ensure_synthetic(split=cfg.split, seed=cfg.synthetic_seed, size=cfg.synthetic_size)
+            root = ensure_synthetic(
+                split=cfg.split, seed=cfg.synthetic_seed, size=cfg.synthetic_size, scenario=self.scenario.name
+            )
             if cfg.data == "auto" and not _announced_synthetic:
                 _announced_synthetic = True
                 logger.warning(

@@ -247,7 +247,14 @@ def test_env_uses_the_cache_by_default(tmp_path, monkeypatch):
     env = gym.make("ProactiveBench/ChangeIt-v0", data="synthetic", synthetic_size=3)
     obs, info = env.reset(seed=0)
     assert info["data_source"] == "synthetic" and len(env.unwrapped.sample_ids) == 3
-    assert (tmp_path / "synthetic" / GENERATOR_VERSION / "seed0-n3" / "test" / MANIFEST).is_file()
+    # the env generates only its own scenario; a cached full split is used when there is one
+    own = tmp_path / "synthetic" / GENERATOR_VERSION / "seed0-n3" / "test~ChangeIt"
+    assert env.unwrapped.episodes.root == own
+    assert sorted(p.name for p in own.glob("*.jsonl")) == ["ChangeIt_preprocessed.jsonl"]
+    full = ensure_synthetic("test", seed=0, size=3)
+    env = gym.make("ProactiveBench/ChangeIt-v0", data="synthetic", synthetic_size=3)
+    assert env.unwrapped.episodes.root == full and (full / MANIFEST).is_file()
+    assert env.reset(seed=0)[1] == info  # same bytes, same episodes, either way
 
 
 def test_corruptions_are_reproducible_and_leave_the_global_rng_alone():

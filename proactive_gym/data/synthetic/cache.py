@@ -111,8 +111,14 @@ def ensure_synthetic(
     size: int | None = None,
     cache_dir: str | Path | None = None,
     full_check: bool = False,
+    scenario: str | None = None,
 ) -> Path:
     """Return a data root holding all seven synthetic scenarios of ``split``, generating it if needed.
+
+    With ``scenario`` (a short name), a data root that holds at least that scenario: the full split when it
+    is cached, else that scenario alone (generated in its own folder, with the same bytes as in a full
+    run). The env asks for its own scenario only, so an env needs nothing the other scenarios need (the
+    ImageNet-C corruptions' dependencies, for instance) and only generates and checks its own files.
 
     The returned folder itself holds the ``{Prefix}_preprocessed.jsonl`` files of that split (load it as
     split "test" of that root). ``size`` episodes per scenario (default 100 for test, 400 for train).
@@ -123,33 +129,42 @@ def ensure_synthetic(
     n = default_size(split) if size is None else int(size)
     base = Path(cache_dir).expanduser() if cache_dir is not None else cache_root()
     parent = base / "synthetic" / GENERATOR_VERSION / f"seed{int(seed)}-n{n}"
-    target = parent / split
+    target, names = parent / split, None
     if target.is_dir() and not verify(target, full=full_check):
         return target
+    if scenario is not None:
+        from proactive_gym.scenarios import get_scenario
+
+        names = [get_scenario(scenario).name]
+        target = parent / f"{split}~{names[0]}"
+        if target.is_dir() and not verify(target, full=full_check):
+            return target
+    label = target.name
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        lock_path = parent / f".{split}.lock"
+        lock_path = parent / f".{label}.lock"
         with _lock(lock_path):
             problems = verify(target, full=full_check) if target.exists() else ["not generated yet"]
             if not problems:
                 return target  # another process finished it while we waited
-            for stale in [*parent.glob(f".{split}-tmp-*"), *parent.glob(f".{split}-old-*")]:
+            for stale in [*parent.glob(f".{label}-tmp-*"), *parent.glob(f".{label}-old-*")]:
                 shutil.rmtree(stale, ignore_errors=True)  # left by a killed process; we hold the lock
             if target.exists():
                 log.warning("synthetic data in %s is unusable (%s); regenerating it", target, problems[0])
             else:
                 log.info(
-                    "generating synthetic %s data (seed %d, %d episodes per scenario) in %s",
+                    "generating synthetic %s data (%s, seed %d, %d episodes per scenario) in %s",
                     split,
+                    "all scenarios" if names is None else names[0],
                     seed,
                     n,
                     target,
                 )
-            tmp = Path(tempfile.mkdtemp(prefix=f".{split}-tmp-", dir=parent))
+            tmp = Path(tempfile.mkdtemp(prefix=f".{label}-tmp-", dir=parent))
             try:
-                generate(tmp, split=split, seed=seed, size=n)
+                generate(tmp, split=split, seed=seed, size=n, scenarios=names)
                 if target.exists():
-                    trash = Path(tempfile.mkdtemp(prefix=f".{split}-old-", dir=parent))
+                    trash = Path(tempfile.mkdtemp(prefix=f".{label}-old-", dir=parent))
                     target.rename(trash / "old")
                     shutil.rmtree(trash, ignore_errors=True)
                 tmp.rename(target)
