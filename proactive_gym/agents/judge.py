@@ -268,10 +268,10 @@ class LLMJudge(Judge):
         if not items:
             return []
         if len(items) == 1 and self._key(items[0]) in self._settled:
-            score = self._settled.pop(self._key(items[0]))
-            if "error" in score:
-                raise JudgeBatchError([score], [score["error"]])
-            return [score]
+            settled = self._settled.pop(self._key(items[0]))
+            if "error" in settled:
+                raise JudgeBatchError([settled], [settled["error"]])
+            return [settled]
         self._settled = {}
         outputs, errors = self._raw_outputs(items)
         scores = []
