@@ -293,27 +293,56 @@ def test_multi_turn_grpo_two_steps_every_revealed_image_reaches_the_forward_pass
         assert Counter(pixels) == Counter(_per_image(want["pixel_values"], want["image_grid_thw"]))
     # The revealed frames are the env's next frames (the fixture encodes the frame id in the red channel).
     revealed = expected[0][0][1:]
-    assert [np.asarray(img)[0, 0, 0] for img in revealed] == [20, 30]
+    assert [np.asarray(img)[0, 0, 0] for img in revealed] == [10, 20]  # frames 1 and 2 after frame 0
     assert [e["tools/call_frequency"] for e in trainer.state.log_history if "reward" in e] == [1.5, 1.5]
+
+
+def test_multi_turn_round_without_any_new_image_trains(fixture_root, tiny_model, tmp_path):
+    # Every rollout answers through the `answer` tool at once: no tool round reveals an image (TRL 1.16 fails
+    # on this path unless the trainer turns the prompts' image fields into tensors).
+    args = _args(fixture_root, model=tiny_model, recipe="multi-turn", max_steps=1, num_generations=8,
+                 per_device_train_batch_size=8, gradient_accumulation_steps=1, max_completion_length=512)
+    rows = grpo.build_rows(["QuickDraw"], grpo.env_kwargs(args, "test"), None, 1, seed=0)
+    trainer = grpo.make_trainer(args, tiny_model, grpo.rows_to_dataset(rows), tmp_path / "trainer")
+    response_id = trainer.processing_class.tokenizer.convert_tokens_to_ids("<tool_response>")
+    answers = ["Cat.", "Cup."]
+    _script(trainer, lambda i, ids: "<|im_end|>" if ids.count(response_id) else
+            _tool_call("answer", {"category": answers[i % 2]}))
+    trainer.train()
+    step = next(e for e in trainer.state.log_history if "reward" in e)
+    assert (step["reward"], step["episode/solved"], step["episode/interventions"]) == (0.5, 0.5, 0.0)
 
 
 # ----- warm-up, report, end to end -------------------------------------------------------------------------
 
 
-def test_warmup_targets_are_parsable_options_drawn_uniformly(fixture_root):
+def test_warmup_targets_mix_uniform_options_and_the_oracle(fixture_root):
     kwargs = grpo.env_kwargs(_args(fixture_root), "test")
     env = grpo.make_env("QuickDraw", kwargs)
     _, info = env.reset(options={"sample_id": 0})
-    rng = np.random.default_rng(0)
-    draws = [grpo.warmup_target(info["options"], rng) for _ in range(600)]
-    assert draws == [grpo.warmup_target(info["options"], r) for r in [np.random.default_rng(0)] for _ in range(600)]
-    counts = {text: draws.count(text) for text in sorted(set(draws))}
-    assert sorted(counts) == ["A. Add more details.", "B. I cannot tell.", "C. Cup.", "D. Cat.",
-                              "E. Lamp.", "F. Shoe."]
+    oracle = info["oracle"]
+    assert oracle == QUICKDRAW_SUGGESTION
+
+    def draws(fraction, reply_format="text", seed=0):
+        rng = np.random.default_rng(seed)
+        return [grpo.warmup_target(info["options"], oracle, fraction, rng, reply_format) for _ in range(600)]
+
+    uniform = draws(0.0)
+    assert uniform == draws(0.0)  # deterministic in the seed
+    counts = {text: uniform.count(text) for text in sorted(set(uniform))}
+    assert sorted(counts) == ["Add more details.", "Cat.", "Cup.", "I cannot tell.", "Lamp.", "Shoe."]
     assert all(70 <= c <= 130 for c in counts.values())  # 100 expected each
-    for text in counts:
+    lettered = draws(0.0, "letter")
+    assert sorted(set(lettered)) == ["A. Add more details.", "B. I cannot tell.", "C. Cup.", "D. Cat.", "E. Lamp.",
+                                     "F. Shoe."]
+    assert [t.split(". ", 1)[1] for t in lettered] == uniform  # same draws, other form
+    for text in uniform[:6] + lettered[:6]:  # every target is a reply the env parses
         env.reset(options={"sample_id": 0})
         assert env.step(text)[4]["outcome"] != "unparsable"
+    assert 380 <= draws(0.6).count("Add more details.") <= 440  # 0.6 * 600 + 0.4 * 600 / 6 = 400 expected
+    assert draws(1.0, "letter") == [oracle] * 600
+    rows = grpo.build_rows(["QuickDraw"], kwargs, None, 3, seed=0)
+    assert grpo.oracle_replies(rows, kwargs) == [QUICKDRAW_SUGGESTION, QUICKDRAW_SUGGESTION, "D. Cat."]
 
 
 def test_before_after_table_marks_in_domain_and_held_out():

@@ -127,6 +127,10 @@ class Args:
     sft_steps: int = _arg(0, "Supervised warm-up steps on the training scenarios (0 = none).")
     sft_learning_rate: float = _arg(3e-3, "Warm-up learning rate (all parameters).")
     sft_batch_size: int = _arg(16, "Warm-up batch size.")
+    sft_reply_format: str = _arg("text", "Warm-up target form: 'text' (the option's text, e.g. 'Vase.') or "
+                                         "'letter' (e.g. 'C. Vase.'). Both are replies the env parses.")
+    sft_oracle_fraction: float = _arg(0.0, "Share of warm-up targets that are the oracle's reply for the state "
+                                           "(the rest: a uniformly drawn shown option). Training scenarios only.")
 
     # Evaluation (the project's harness with the hf: agent)
     eval_max_episodes: int | None = _arg(None, "Episodes per scenario in the before/after evaluation; all if unset.")
@@ -140,6 +144,8 @@ class Args:
     report_to: str = _arg("tensorboard", "TRL/transformers loggers: 'tensorboard', 'wandb', 'none', ...")
     logging_steps: int = _arg(1, "Log every N optimizer steps.")
     save_steps: int = _arg(500, "Checkpoint every N steps.")
+    torch_threads: int = _arg(0, "CPU threads torch may use (0 = torch's default). 1 is fastest for the tiny "
+                                 "model, whose operations are too small to split.")
     bf16: str = _arg("auto", "'auto' (bf16 on a GPU that supports it), 'true' or 'false'.")
     gradient_checkpointing: bool = _arg(False, "Trade compute for memory (needed for 7B models on 80 GB).")
     use_vllm: bool = _arg(False, "Generate rollouts with vLLM (pip install 'trl[vllm]').")
@@ -189,6 +195,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "eval_max_new_tokens": 16,
         "eval_batch_size": 40,
         "save_steps": 1000,
+        "torch_threads": 1,
     },
 }
 
@@ -287,6 +294,10 @@ def check_args(args: Args) -> None:
         )
     if args.states_per_sample < 1:
         raise UsageError("--states-per-sample must be at least 1")
+    if args.sft_reply_format not in ("text", "letter"):
+        raise UsageError(f"--sft-reply-format must be text or letter, not {args.sft_reply_format!r}")
+    if not 0.0 <= args.sft_oracle_fraction <= 1.0:
+        raise UsageError("--sft-oracle-fraction must be between 0 and 1")
     if args.bf16 not in ("auto", "true", "false"):
         raise UsageError(f"--bf16 must be auto, true or false, not {args.bf16!r}")
     if args.vllm_mode not in ("colocate", "server"):
@@ -663,17 +674,37 @@ class MultiTurnReward:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def warmup_target(options: list[str], rng: Any) -> str:
-    """A warm-up target drawn uniformly among the shown ``options``, in the form ``"C. Vase."``.
+def warmup_target(options: list[str], oracle: str, oracle_fraction: float, rng: Any,
+                  reply_format: str = "text") -> str:
+    """One warm-up target: the oracle's reply with probability ``oracle_fraction``, else a shown option drawn
+    uniformly; written as the option's text (``"Vase."``) or with its letter (``"C. Vase."``).
 
-    A fresh draw every time a state is visited teaches the format only: every option (suggestions,
-    categories, abstain) is equally likely whatever the state, so the warmed-up model is no better than
-    chance and GRPO has to learn which reply the env rewards.
+    Uniform draws teach the format only: every option (suggestions, categories, abstain) is equally likely
+    whatever the state. Oracle draws (on the training scenarios only) give the model a head start that
+    GRPO can sharpen; keeping the fraction well below 1 leaves GRPO something to learn. In text form the
+    first generated token names the choice ("Move", "I", "Vase"), which a small model learns to steer far
+    more easily than a letter whose meaning changes with every shuffled option list.
     """
     from proactive_gym.protocol import letter
 
-    j = int(rng.integers(len(options)))
-    return f"{letter(j)}. {options[j]}"
+    if rng.random() < oracle_fraction:
+        j = next(i for i, option in enumerate(options) if oracle in (f"{letter(i)}. {option}", option))
+    else:
+        j = int(rng.integers(len(options)))
+    return options[j] if reply_format == "text" else f"{letter(j)}. {options[j]}"
+
+
+def oracle_replies(rows: list[dict[str, Any]], kwargs: dict[str, Any]) -> list[str]:
+    """The env's oracle reply (``info["oracle"]``) in the state of every row (privileged: targets only)."""
+    envs: dict[str, Any] = {}
+    replies = []
+    for row in rows:
+        if row["scenario"] not in envs:
+            envs[row["scenario"]] = make_env(row["scenario"], kwargs)
+        env = envs[row["scenario"]]
+        _, info = env.reset(options={"sample_id": row["sample_id"], "replies": json.loads(row["replies"])})
+        replies.append(info["oracle"])
+    return replies
 
 
 def format_warmup(model_dir: Path, rows: list[dict[str, Any]], args: Args, out_dir: Path) -> Path:
@@ -692,6 +723,7 @@ def format_warmup(model_dir: Path, rows: list[dict[str, Any]], args: Args, out_d
     processor = load_processor(str(model_dir))
     model = AutoModelForImageTextToText.from_pretrained(str(model_dir), dtype=torch.float32).to(device)
     model.train()
+    oracles = oracle_replies(rows, env_kwargs(args, args.train_split))
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.sft_learning_rate)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / max(1, args.sft_steps)))
@@ -704,7 +736,8 @@ def format_warmup(model_dir: Path, rows: list[dict[str, Any]], args: Args, out_d
         prompts, fulls, images = [], [], []
         for i in batch:
             prompt = _with_images(rows[i]["prompt"], rows[i]["images"])
-            target = warmup_target(json.loads(rows[i]["options"]), rng)
+            target = warmup_target(json.loads(rows[i]["options"]), oracles[i], args.sft_oracle_fraction, rng,
+                                   args.sft_reply_format)
             answer = {"role": "assistant", "content": [{"type": "text", "text": target}]}
             prompts.append(processor.apply_chat_template(prompt, add_generation_prompt=True, tokenize=False))
             fulls.append(processor.apply_chat_template(prompt + [answer], tokenize=False))
@@ -828,8 +861,32 @@ def make_trainer(args: Args, model_path: str, dataset: Any, output_dir: Path) ->
         reward: Any = MultiTurnReward()
     else:
         reward = EnvReward(kwargs)
-    return GRPOTrainer(model=model_path, reward_funcs=[reward], args=grpo_config(args, output_dir),
-                       train_dataset=dataset, processing_class=processor, peft_config=lora_config(args), **extra)
+    trainer_class = _trainer_class() if args.recipe == "multi-turn" else GRPOTrainer
+    return trainer_class(model=model_path, reward_funcs=[reward], args=grpo_config(args, output_dir),
+                         train_dataset=dataset, processing_class=processor, peft_config=lora_config(args), **extra)
+
+
+def _trainer_class() -> type:
+    """``GRPOTrainer`` with one fix for TRL 1.16's ``environment_factory`` path on VLMs.
+
+    There the prompts are tokenized one by one and the image fields (``pixel_values``, ``image_grid_thw``)
+    come back as Python lists; when a tool-calling round reveals no new image for any rollout (every tool
+    call was ``answer`` or ``abstain``), TRL's tool loop splits those fields as tensors and fails
+    (``'list' object has no attribute 'prod'``). Turning them into tensors, the form the other paths use,
+    fixes it.
+    """
+    import torch
+    from trl import GRPOTrainer
+
+    class ProactiveGRPOTrainer(GRPOTrainer):
+        def _tokenize_prompts(self, prompts: list) -> Any:
+            prompt_ids, images, fields = super()._tokenize_prompts(prompts)
+            for key in ("pixel_values", "image_grid_thw"):
+                if isinstance(fields.get(key), list):
+                    fields[key] = torch.tensor(fields[key])
+            return prompt_ids, images, fields
+
+    return ProactiveGRPOTrainer
 
 
 class _EpisodeFactory:
@@ -913,6 +970,10 @@ def resolve_model(args: Args, out: Path) -> str:
 def run(args: Args) -> dict[str, Any]:
     """The whole run (see the module docstring); returns the summary also written to ``summary.json``."""
     check_args(args)
+    if args.torch_threads > 0:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
