@@ -24,18 +24,9 @@ from proactive_gym.data.synthetic import (
 from proactive_gym.data.synthetic.corruptions import FIX_FOR, corrupt
 from proactive_gym.protocol import is_abstain
 from proactive_gym.scenarios import SCENARIOS
+from proactive_gym.scenarios.imagenet_c import FIX_KEYWORDS as FIX_KEYS
 
 SIZE = 8
-FIX_KEYS = (
-    "brightness",
-    "contrast",
-    "saturation",
-    "deblur",
-    "denoise",
-    "compression",
-    "resolution",
-    "artifacts",
-)
 
 
 @pytest.fixture(scope="module")

@@ -31,15 +31,6 @@ from typing import Any
 
 import numpy as np
 
-OUTCOMES: tuple[str, ...] = (
-    "correct",
-    "wrong_answer",
-    "abstain",
-    "useful_suggestion",
-    "useless_suggestion",
-    "unparsable",
-    "out_of_turns",
-)
 N_BOOT = 1000
 CI_LEVEL = 0.95
 

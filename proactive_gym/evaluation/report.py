@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from proactive_gym.evaluation.metrics import OUTCOMES, fmt, outcomes_per_turn
+from proactive_gym.config import OUTCOMES
+from proactive_gym.evaluation.metrics import fmt, outcomes_per_turn
 from proactive_gym.evaluation.results import RunDir, RunDirError
 from proactive_gym.evaluation.table import details_rows, markdown_table, metric_names, table_rows
 

@@ -16,6 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from proactive_gym.protocol import is_abstain
+from proactive_gym.scenarios.base import COMMON_FIELDS
+
 ABSTAIN_TEXTS = ("I cannot tell.", "I do not know.", "I cannot answer.", "I do not have enough information.")
 ROTATE_TEXTS = (
     "Rotate the object.",
@@ -112,17 +115,7 @@ class Context:
 def check_record(scenario: str, entry: dict[str, Any]) -> None:
     """Raise ValueError if ``entry`` breaks SPEC sections 2 and 3 (the fields every scenario needs)."""
     where = f"{scenario} record {entry.get('id')!r}"
-    for key in (
-        "id",
-        "prompt",
-        "options",
-        "categories",
-        "answer",
-        "image_template",
-        "first_image",
-        "num_images",
-        "reference_image",
-    ):
+    for key in COMMON_FIELDS:
         if key not in entry:
             raise ValueError(f"{where}: missing field {key!r}")
     cats = entry["categories"]
@@ -130,7 +123,7 @@ def check_record(scenario: str, entry: dict[str, Any]) -> None:
         raise ValueError(f"{where}: categories must be 4 distinct strings ending with '.', got {cats}")
     if entry["answer"] not in cats:
         raise ValueError(f"{where}: answer {entry['answer']!r} not among categories {cats}")
-    abstain = [o for o in entry["options"] if "cannot" in o.lower() or "do not" in o.lower()]
+    abstain = [o for o in entry["options"] if is_abstain(o)]
     if len(abstain) != 1:
         raise ValueError(f"{where}: options need exactly one abstain option, got {entry['options']}")
     json.dumps(entry)  # must be JSON-serialisable
