@@ -44,8 +44,14 @@ def tiny_model(tmp_path_factory):
 
 
 def _args(fixture_root, **overrides):
-    base = dict(data="released", data_root=str(fixture_root), train_split="test", eval_split="test",
-                report_to="none", seed=0)
+    base = dict(
+        data="released",
+        data_root=str(fixture_root),
+        train_split="test",
+        eval_split="test",
+        report_to="none",
+        seed=0,
+    )
     return grpo.Args(**{**base, **overrides})
 
 
@@ -54,7 +60,12 @@ def _args(fixture_root, **overrides):
 
 def test_defaults_are_the_paper_recipe_and_presets_yield_to_flags():
     args = grpo.parse_args([])
-    assert (args.lora_r, args.lora_alpha, args.lora_dropout, args.lora_target_modules) == (16, 16, 0.1, "q_proj,k_proj")
+    assert (args.lora_r, args.lora_alpha, args.lora_dropout, args.lora_target_modules) == (
+        16,
+        16,
+        0.1,
+        "q_proj,k_proj",
+    )
     assert (args.num_generations, args.learning_rate, args.lr_scheduler_type) == (8, 2e-5, "cosine")
     assert (args.train_envs, args.reward_suggestion, args.report_to) == ("QuickDraw,COCO", 0.5, "tensorboard")
     assert args.eval_scenarios() == ["ROD", "VSOD", "MVP-N", "ImageNet-C", "ChangeIt"]
@@ -69,8 +80,10 @@ def test_defaults_are_the_paper_recipe_and_presets_yield_to_flags():
         ({"train_envs": "QuickDraw,Atari"}, "--train-envs: unknown scenario 'Atari'"),
         ({"eval_envs": "ROD,nope"}, "--eval-envs: unknown scenario 'nope'"),
         ({"recipe": "three-turn"}, "unknown --recipe 'three-turn'"),
-        ({"num_generations": 3, "per_device_train_batch_size": 8, "gradient_accumulation_steps": 1},
-         "not a multiple of --num-generations 3"),
+        (
+            {"num_generations": 3, "per_device_train_batch_size": 8, "gradient_accumulation_steps": 1},
+            "not a multiple of --num-generations 3",
+        ),
         ({"data": "released", "data_root": None}, "--data released needs --data-root"),
     ],
 )
@@ -89,8 +102,12 @@ def test_main_reports_bad_input_without_loading_anything(capsys):
 
 def test_missing_extra_is_named_with_the_fix(monkeypatch):
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "trl" else real(name, *a))
-    with pytest.raises(grpo.UsageError, match=r"missing package\(s\) trl for training: pip install 'proactive_gym\[train\]'"):
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "trl" else real(name, *a)
+    )
+    with pytest.raises(
+        grpo.UsageError, match=r"missing package\(s\) trl for training: pip install 'proactive_gym\[train\]'"
+    ):
         grpo.check_args(grpo.Args(model="tiny", report_to="none"))
 
 
@@ -107,7 +124,9 @@ def test_multi_turn_needs_tool_calling(tiny_model, tmp_path):
     template = Path(importlib.util.find_spec("trl").origin).parent / "chat_templates" / "qwen2_5_vl.jinja"
     shutil.copy(template, no_tools / "chat_template.jinja")
     grpo.check_model(str(no_tools), "single-turn")  # fine for the single-turn recipe
-    with pytest.raises(grpo.UsageError, match="--recipe multi-turn needs a model whose chat template supports"):
+    with pytest.raises(
+        grpo.UsageError, match="--recipe multi-turn needs a model whose chat template supports"
+    ):
         grpo.check_model(str(no_tools), "multi-turn")
 
 
@@ -117,20 +136,35 @@ def test_multi_turn_needs_tool_calling(tiny_model, tmp_path):
 def test_rows_are_env_states_along_the_suggestion_path(fixture_root):
     kwargs = grpo.env_kwargs(_args(fixture_root), "test")
     rows = grpo.build_rows(["QuickDraw", "COCO"], kwargs, None, 3, seed=0)
-    got = [(r["scenario"], r["sample_id"], r["state"], r["path_length"], len(json.loads(r["replies"]))) for r in rows]
+    got = [
+        (r["scenario"], r["sample_id"], r["state"], r["path_length"], len(json.loads(r["replies"])))
+        for r in rows
+    ]
     assert got == [
-        ("QuickDraw", 0, 0, 3, 0), ("QuickDraw", 0, 2, 3, 2), ("QuickDraw", 0, 3, 3, 3),
-        ("COCO", 0, 0, 3, 0), ("COCO", 0, 2, 3, 2), ("COCO", 0, 3, 3, 3),
-        ("COCO", 1, 0, 2, 0), ("COCO", 1, 1, 2, 1), ("COCO", 1, 2, 2, 2),
-        ("COCO", 2, 0, 2, 0), ("COCO", 2, 1, 2, 1), ("COCO", 2, 2, 2, 2),
+        ("QuickDraw", 0, 0, 3, 0),
+        ("QuickDraw", 0, 2, 3, 2),
+        ("QuickDraw", 0, 3, 3, 3),
+        ("COCO", 0, 0, 3, 0),
+        ("COCO", 0, 2, 3, 2),
+        ("COCO", 0, 3, 3, 3),
+        ("COCO", 1, 0, 2, 0),
+        ("COCO", 1, 1, 2, 1),
+        ("COCO", 1, 2, 2, 2),
+        ("COCO", 2, 0, 2, 0),
+        ("COCO", 2, 1, 2, 1),
+        ("COCO", 2, 2, 2, 2),
     ]
     assert json.loads(rows[2]["replies"]) == [QUICKDRAW_SUGGESTION] * 3
     assert json.loads(rows[11]["replies"]) == ["A. Move the camera up.", "B. Move the camera to the left."]
     for row in rows:  # the prompt is exactly what the env shows in that state
         env = grpo.make_env(row["scenario"], kwargs)
         obs, info = env.reset(options={"sample_id": row["sample_id"], "replies": json.loads(row["replies"])})
-        assert row["prompt"] == [{"role": "user", "content": [{"type": "image", "text": None},
-                                                              {"type": "text", "text": obs["dialogue"]}]}]
+        assert row["prompt"] == [
+            {
+                "role": "user",
+                "content": [{"type": "image", "text": None}, {"type": "text", "text": obs["dialogue"]}],
+            }
+        ]
         assert np.array_equal(np.asarray(row["images"][0]), obs["image"])
         assert json.loads(row["options"]) == info["options"]
 
@@ -140,14 +174,20 @@ def test_row_building_is_deterministic(fixture_root):
 
     def build(seed):
         rows = grpo.build_rows(["COCO", "QuickDraw"], kwargs, 2, 2, seed=seed)
-        return [({k: v for k, v in r.items() if k != "images"}, [np.asarray(i).tobytes() for i in r["images"]])
-                for r in rows]
+        return [
+            ({k: v for k, v in r.items() if k != "images"}, [np.asarray(i).tobytes() for i in r["images"]])
+            for r in rows
+        ]
 
     first = build(0)
     assert first == build(0)
     assert [r["sample_id"] for r, _ in first if r["scenario"] == "COCO"] == [0, 0, 1, 1]
     assert [r["sample_id"] for r, _ in build(2) if r["scenario"] == "COCO"] == [0, 0, 2, 2]  # the seed picks
-    assert grpo.pick_states(7, 3) == [0, 4, 7] and grpo.pick_states(1, 3) == [0, 1] and grpo.pick_states(5, 1) == [0]
+    assert (
+        grpo.pick_states(7, 3) == [0, 4, 7]
+        and grpo.pick_states(1, 3) == [0, 1]
+        and grpo.pick_states(5, 1) == [0]
+    )
 
 
 # ----- the reward is the env's -------------------------------------------------------------------------------
@@ -159,16 +199,26 @@ def test_reward_replays_replies_through_the_env(fixture_root):
     replies = ["D. Cat.", QUICKDRAW_SUGGESTION, "B. I cannot tell.", "C. Cup.", "a cat, I think", ""]
     logged = {}
     n = len(replies)
-    first = reward(completions=[[{"role": "assistant", "content": r}] for r in replies], scenario=["QuickDraw"] * n,
-                   sample_id=[0] * n, replies=["[]"] * n, log_metric=logged.__setitem__, prompts=[None] * n)
+    first = reward(
+        completions=[[{"role": "assistant", "content": r}] for r in replies],
+        scenario=["QuickDraw"] * n,
+        sample_id=[0] * n,
+        replies=["[]"] * n,
+        log_metric=logged.__setitem__,
+        prompts=[None] * n,
+    )
     assert first == [1.0, 0.75, 0.0, 0.0, 0.0, 0.0]
     assert logged["outcome/correct"] == 1 / 6 and logged["outcome/useful_suggestion"] == 1 / 6
     assert logged["outcome/abstain"] == 1 / 6 and logged["outcome/wrong_answer"] == 1 / 6
     assert logged["outcome/unparsable"] == 2 / 6
     # On the last frame (after three strokes were added) only the category is right.
     last = json.dumps([QUICKDRAW_SUGGESTION] * 3)
-    assert reward(completions=["D. Cat.", QUICKDRAW_SUGGESTION], scenario=["QuickDraw"] * 2, sample_id=[0, 0],
-                  replies=[last, last]) == [1.0, 0.0]
+    assert reward(
+        completions=["D. Cat.", QUICKDRAW_SUGGESTION],
+        scenario=["QuickDraw"] * 2,
+        sample_id=[0, 0],
+        replies=[last, last],
+    ) == [1.0, 0.0]
     # The values are the env's own: compare with a fresh env stepping the same replies.
     env = grpo.make_env("QuickDraw", kwargs)
     for text, value in zip(replies, first, strict=True):
@@ -184,7 +234,9 @@ def _script(trainer, policy):
     tokenizer = trainer.processing_class.tokenizer
 
     def generate(prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
-        return [tokenizer.encode(policy(i, ids), add_special_tokens=False) for i, ids in enumerate(prompt_ids)], None
+        return [
+            tokenizer.encode(policy(i, ids), add_special_tokens=False) for i, ids in enumerate(prompt_ids)
+        ], None
 
     trainer._generate_single_turn = generate
 
@@ -202,13 +254,23 @@ def _assert_only_lora_changed(before, trainer):
     assert all(not after[n].requires_grad for n in before if "lora_" not in n)
     changed = {n for n in lora if not np.array_equal(before[n].numpy(), after[n].detach().numpy())}
     assert changed == set(lora)  # every LoRA matrix (A and B, q_proj and k_proj, both layers) moved
-    assert all(np.array_equal(before[n].numpy(), after[n].detach().numpy()) for n in before if "lora_" not in n)
+    assert all(
+        np.array_equal(before[n].numpy(), after[n].detach().numpy()) for n in before if "lora_" not in n
+    )
 
 
 def test_single_turn_grpo_two_steps_train_lora(fixture_root, tiny_model, tmp_path):
-    args = _args(fixture_root, model=tiny_model, max_steps=2, num_generations=4, per_device_train_batch_size=8,
-                 gradient_accumulation_steps=1, learning_rate=1e-2, max_completion_length=16,
-                 reward_suggestion=0.5)
+    args = _args(
+        fixture_root,
+        model=tiny_model,
+        max_steps=2,
+        num_generations=4,
+        per_device_train_batch_size=8,
+        gradient_accumulation_steps=1,
+        learning_rate=1e-2,
+        max_completion_length=16,
+        reward_suggestion=0.5,
+    )
     rows = grpo.build_rows(["QuickDraw"], grpo.env_kwargs(args, "test"), None, 3, seed=0)
     trainer = grpo.make_trainer(args, tiny_model, grpo.rows_to_dataset(rows), tmp_path / "trainer")
     script = ["D. Cat.", QUICKDRAW_SUGGESTION, "B. I cannot tell.", "zzz"]
@@ -235,21 +297,36 @@ def _tool_call(name, arguments):
     return "<tool_call>\n" + json.dumps({"name": name, "arguments": arguments}) + "\n</tool_call><|im_end|>"
 
 
-def test_multi_turn_grpo_two_steps_every_revealed_image_reaches_the_forward_pass(fixture_root, tiny_model, tmp_path):
+def test_multi_turn_grpo_two_steps_every_revealed_image_reaches_the_forward_pass(
+    fixture_root, tiny_model, tmp_path
+):
     import torch
 
-    args = _args(fixture_root, model=tiny_model, recipe="multi-turn", max_steps=2, num_generations=8,
-                 per_device_train_batch_size=8, gradient_accumulation_steps=1, learning_rate=1e-2,
-                 max_completion_length=2048)
-    rows = grpo.build_rows(["QuickDraw"], grpo.env_kwargs(args, "test"), None, 1, seed=0)  # the first frame only
+    args = _args(
+        fixture_root,
+        model=tiny_model,
+        recipe="multi-turn",
+        max_steps=2,
+        num_generations=8,
+        per_device_train_batch_size=8,
+        gradient_accumulation_steps=1,
+        learning_rate=1e-2,
+        max_completion_length=2048,
+    )
+    rows = grpo.build_rows(
+        ["QuickDraw"], grpo.env_kwargs(args, "test"), None, 1, seed=0
+    )  # the first frame only
     trainer = grpo.make_trainer(args, tiny_model, grpo.rows_to_dataset(rows), tmp_path / "trainer")
     response_id = trainer.processing_class.tokenizer.convert_tokens_to_ids("<tool_response>")
 
     def policy(i, ids):  # even rollouts: two interventions then the right answer; odd ones: a wrong guess
         seen = ids.count(response_id)
         if seen == 0:
-            return _tool_call("intervene", {"action": "Add more details."}) if i % 2 == 0 else \
-                "C. Cup.<|im_end|>"
+            return (
+                _tool_call("intervene", {"action": "Add more details."})
+                if i % 2 == 0
+                else "C. Cup.<|im_end|>"
+            )
         if seen == 1:
             return _tool_call("intervene", {"action": "Add more details."})
         if seen == 2:
@@ -263,8 +340,12 @@ def test_multi_turn_grpo_two_steps_every_revealed_image_reaches_the_forward_pass
     def recording_reward(**kwargs):
         values = reward_fn(**kwargs)
         rewards.append(values)
-        expected.append([list(imgs) + list(env.revealed) for imgs, env in zip(kwargs["images"],
-                                                                             kwargs["environments"], strict=True)])
+        expected.append(
+            [
+                list(imgs) + list(env.revealed)
+                for imgs, env in zip(kwargs["images"], kwargs["environments"], strict=True)
+            ]
+        )
         return values
 
     recording_reward.__name__ = "env_reward"
@@ -300,14 +381,26 @@ def test_multi_turn_grpo_two_steps_every_revealed_image_reaches_the_forward_pass
 def test_multi_turn_round_without_any_new_image_trains(fixture_root, tiny_model, tmp_path):
     # Every rollout answers through the `answer` tool at once: no tool round reveals an image (TRL 1.16 fails
     # on this path unless the trainer turns the prompts' image fields into tensors).
-    args = _args(fixture_root, model=tiny_model, recipe="multi-turn", max_steps=1, num_generations=8,
-                 per_device_train_batch_size=8, gradient_accumulation_steps=1, max_completion_length=512)
+    args = _args(
+        fixture_root,
+        model=tiny_model,
+        recipe="multi-turn",
+        max_steps=1,
+        num_generations=8,
+        per_device_train_batch_size=8,
+        gradient_accumulation_steps=1,
+        max_completion_length=512,
+    )
     rows = grpo.build_rows(["QuickDraw"], grpo.env_kwargs(args, "test"), None, 1, seed=0)
     trainer = grpo.make_trainer(args, tiny_model, grpo.rows_to_dataset(rows), tmp_path / "trainer")
     response_id = trainer.processing_class.tokenizer.convert_tokens_to_ids("<tool_response>")
     answers = ["Cat.", "Cup."]
-    _script(trainer, lambda i, ids: "<|im_end|>" if ids.count(response_id) else
-            _tool_call("answer", {"category": answers[i % 2]}))
+    _script(
+        trainer,
+        lambda i, ids: (
+            "<|im_end|>" if ids.count(response_id) else _tool_call("answer", {"category": answers[i % 2]})
+        ),
+    )
     trainer.train()
     step = next(e for e in trainer.state.log_history if "reward" in e)
     assert (step["reward"], step["episode/solved"], step["episode/interventions"]) == (0.5, 0.5, 0.0)
@@ -333,8 +426,14 @@ def test_warmup_targets_mix_uniform_options_and_the_oracle(fixture_root):
     assert sorted(counts) == ["Add more details.", "Cat.", "Cup.", "I cannot tell.", "Lamp.", "Shoe."]
     assert all(70 <= c <= 130 for c in counts.values())  # 100 expected each
     lettered = draws(0.0, "letter")
-    assert sorted(set(lettered)) == ["A. Add more details.", "B. I cannot tell.", "C. Cup.", "D. Cat.", "E. Lamp.",
-                                     "F. Shoe."]
+    assert sorted(set(lettered)) == [
+        "A. Add more details.",
+        "B. I cannot tell.",
+        "C. Cup.",
+        "D. Cat.",
+        "E. Lamp.",
+        "F. Shoe.",
+    ]
     assert [t.split(". ", 1)[1] for t in lettered] == uniform  # same draws, other form
     for text in uniform[:6] + lettered[:6]:  # every target is a reply the env parses
         env.reset(options={"sample_id": 0})
@@ -346,8 +445,16 @@ def test_warmup_targets_mix_uniform_options_and_the_oracle(fixture_root):
 
 
 def test_before_after_table_marks_in_domain_and_held_out():
-    before = {"QuickDraw": {"acc": 10.0, "psr": 0.5}, "ROD": {"acc": 0.0, "psr": 0.0}, "COCO": {"acc": 20.0, "psr": 1.0}}
-    after = {"QuickDraw": {"acc": 30.0, "psr": 1.5}, "ROD": {"acc": 12.5, "psr": 2.0}, "COCO": {"acc": 40.0, "psr": 1.0}}
+    before = {
+        "QuickDraw": {"acc": 10.0, "psr": 0.5},
+        "ROD": {"acc": 0.0, "psr": 0.0},
+        "COCO": {"acc": 20.0, "psr": 1.0},
+    }
+    after = {
+        "QuickDraw": {"acc": 30.0, "psr": 1.5},
+        "ROD": {"acc": 12.5, "psr": 2.0},
+        "COCO": {"acc": 40.0, "psr": 1.0},
+    }
     assert grpo.before_after_table(before, after, ["QuickDraw", "COCO"]).splitlines() == [
         "| scenario | split | acc before | acc after | psr before | psr after |",
         "|---|---|---|---|---|---|",
@@ -361,13 +468,27 @@ def test_before_after_table_marks_in_domain_and_held_out():
 
 
 def test_run_end_to_end_writes_adapter_table_and_config(fixture_root, tiny_model, tmp_path):
-    args = _args(fixture_root, model=tiny_model, out=str(tmp_path / "run"), train_envs="QuickDraw",
-                 eval_envs="MVP-N", max_steps=2, num_generations=4, per_device_train_batch_size=8,
-                 gradient_accumulation_steps=1, max_completion_length=8, sft_steps=2, sft_batch_size=2,
-                 eval_max_episodes=1, eval_max_new_tokens=8)
+    args = _args(
+        fixture_root,
+        model=tiny_model,
+        out=str(tmp_path / "run"),
+        train_envs="QuickDraw",
+        eval_envs="MVP-N",
+        max_steps=2,
+        num_generations=4,
+        per_device_train_batch_size=8,
+        gradient_accumulation_steps=1,
+        max_completion_length=8,
+        sft_steps=2,
+        sft_batch_size=2,
+        eval_max_episodes=1,
+        eval_max_new_tokens=8,
+    )
     summary = grpo.run(args)
     out = Path(args.out)
-    assert (out / "adapter" / "adapter_config.json").exists() and (out / "warmup-model" / "config.json").exists()
+    assert (out / "adapter" / "adapter_config.json").exists() and (
+        out / "warmup-model" / "config.json"
+    ).exists()
     assert sorted(summary["before"]) == ["MVP-N", "QuickDraw"] == sorted(summary["after"])
     assert summary["in_domain"] == ["QuickDraw"] and summary["held_out"] == ["MVP-N"]
     table = (out / "adapter" / "before_after.md").read_text()
@@ -377,4 +498,6 @@ def test_run_end_to_end_writes_adapter_table_and_config(fixture_root, tiny_model
     assert len(saved["reward"]["curve"]) == 2
     config = json.loads((out / "adapter" / "run_config.json").read_text())
     assert config["env_kwargs"]["reward"] == {"correct": 1.0, "useful_suggestion": 0.5}
-    assert json.loads((out / "eval-after" / "config.json").read_text())["agent_options"]["adapter"] == str(out / "adapter")
+    assert json.loads((out / "eval-after" / "config.json").read_text())["agent_options"]["adapter"] == str(
+        out / "adapter"
+    )

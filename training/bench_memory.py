@@ -30,22 +30,58 @@ import grpo  # noqa: E402  (training/grpo.py)
 #: Text and vision sizes of real Qwen3-VL checkpoints (from their published config.json files).
 SHAPES: dict[str, dict[str, Any]] = {
     "qwen3-vl-2b": {
-        "text": {"hidden_size": 2048, "intermediate_size": 6144, "num_hidden_layers": 28,
-                 "num_attention_heads": 16, "num_key_value_heads": 8, "head_dim": 128},
-        "vision": {"depth": 24, "hidden_size": 1024, "intermediate_size": 4096, "num_heads": 16,
-                   "out_hidden_size": 2048, "deepstack_visual_indexes": [5, 11, 17]},
+        "text": {
+            "hidden_size": 2048,
+            "intermediate_size": 6144,
+            "num_hidden_layers": 28,
+            "num_attention_heads": 16,
+            "num_key_value_heads": 8,
+            "head_dim": 128,
+        },
+        "vision": {
+            "depth": 24,
+            "hidden_size": 1024,
+            "intermediate_size": 4096,
+            "num_heads": 16,
+            "out_hidden_size": 2048,
+            "deepstack_visual_indexes": [5, 11, 17],
+        },
     },
     "smoke": {  # a small shape to try the script on a CPU
-        "text": {"hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 2,
-                 "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 128},
-        "vision": {"depth": 2, "hidden_size": 64, "intermediate_size": 128, "num_heads": 2,
-                   "out_hidden_size": 128, "deepstack_visual_indexes": [0]},
+        "text": {
+            "hidden_size": 128,
+            "intermediate_size": 256,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "num_key_value_heads": 1,
+            "head_dim": 128,
+        },
+        "vision": {
+            "depth": 2,
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_heads": 2,
+            "out_hidden_size": 128,
+            "deepstack_visual_indexes": [0],
+        },
     },
     "qwen3-vl-8b": {
-        "text": {"hidden_size": 4096, "intermediate_size": 12288, "num_hidden_layers": 36,
-                 "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 128},
-        "vision": {"depth": 27, "hidden_size": 1152, "intermediate_size": 4304, "num_heads": 16,
-                   "out_hidden_size": 4096, "deepstack_visual_indexes": [8, 16, 24]},
+        "text": {
+            "hidden_size": 4096,
+            "intermediate_size": 12288,
+            "num_hidden_layers": 36,
+            "num_attention_heads": 32,
+            "num_key_value_heads": 8,
+            "head_dim": 128,
+        },
+        "vision": {
+            "depth": 27,
+            "hidden_size": 1152,
+            "intermediate_size": 4304,
+            "num_heads": 16,
+            "out_hidden_size": 4096,
+            "deepstack_visual_indexes": [8, 16, 24],
+        },
     },
 }
 VOCAB = 151936
@@ -80,15 +116,28 @@ def build_shaped_model(shape: str, tiny_dir: Path, out_dir: Path) -> Path:
     return out_dir
 
 
-def run_recipe(recipe: str, model_dir: Path, data_root: Path, steps: int, image_pixels: int, work: Path
-               ) -> dict[str, Any]:
+def run_recipe(
+    recipe: str, model_dir: Path, data_root: Path, steps: int, image_pixels: int, work: Path
+) -> dict[str, Any]:
     """Peak memory and time per step of ``steps`` GRPO steps of ``recipe``."""
     import torch
 
-    args = grpo.Args(model=str(model_dir), recipe=recipe, data="released", data_root=str(data_root),
-                     train_split="train", report_to="none", max_steps=steps, per_device_train_batch_size=8,
-                     gradient_accumulation_steps=1, num_generations=8, max_train_samples=8, states_per_sample=3,
-                     reward_suggestion=0.75, out=str(work))
+    args = grpo.Args(
+        model=str(model_dir),
+        recipe=recipe,
+        data="released",
+        data_root=str(data_root),
+        train_split="train",
+        report_to="none",
+        max_steps=steps,
+        per_device_train_batch_size=8,
+        gradient_accumulation_steps=1,
+        num_generations=8,
+        max_train_samples=8,
+        states_per_sample=3,
+        reward_suggestion=0.75,
+        out=str(work),
+    )
     rows = grpo.build_rows(args.train_scenarios(), grpo.env_kwargs(args, "train"), 8, 3, seed=0)
     for row in rows:  # frames at the real benchmark's size
         row["images"] = [_upscale(img, image_pixels) for img in row["images"]]
@@ -120,9 +169,13 @@ def run_recipe(recipe: str, model_dir: Path, data_root: Path, steps: int, image_
     seconds = (time.perf_counter() - start) / steps
     peak = torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else float("nan")
     history = [e for e in trainer.state.log_history if "reward" in e]
-    result = {"recipe": recipe, "peak_gib": round(peak, 1), "s_per_step": round(seconds, 2),
-              "completion_tokens_mean": history[-1].get("completions/mean_length"),
-              "tool_calls_per_rollout": history[-1].get("tools/call_frequency")}
+    result = {
+        "recipe": recipe,
+        "peak_gib": round(peak, 1),
+        "s_per_step": round(seconds, 2),
+        "completion_tokens_mean": history[-1].get("completions/mean_length"),
+        "tool_calls_per_rollout": history[-1].get("tools/call_frequency"),
+    }
     del trainer
     torch.cuda.empty_cache()
     return result
@@ -136,7 +189,9 @@ def _upscale(image: Any, pixels: int) -> Any:
 
 def main() -> int:
     """Command-line entry point: prints and writes one JSON record per recipe."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--shape", choices=sorted(SHAPES), default="qwen3-vl-2b")
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--image-pixels", type=int, default=640 * 480)
@@ -156,10 +211,17 @@ def main() -> int:
     tiny = build_tiny_qwen3_vl(work / "tiny", seed=0)
     model_dir = build_shaped_model(opts.shape, tiny, work / opts.shape)
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
-    results = {"shape": opts.shape, "gpu": gpu, "image_pixels": opts.image_pixels,
-               "torch": torch.__version__, "recipes": []}
+    results = {
+        "shape": opts.shape,
+        "gpu": gpu,
+        "image_pixels": opts.image_pixels,
+        "torch": torch.__version__,
+        "recipes": [],
+    }
     for recipe in opts.recipes.split(","):
-        results["recipes"].append(run_recipe(recipe, model_dir, data_root, opts.steps, opts.image_pixels, work))
+        results["recipes"].append(
+            run_recipe(recipe, model_dir, data_root, opts.steps, opts.image_pixels, work)
+        )
         print(json.dumps(results["recipes"][-1]), flush=True)
     if opts.out:
         Path(opts.out).write_text(json.dumps(results, indent=2))

@@ -73,26 +73,49 @@ class Args:
     """Every knob of a run. Defaults are the paper's recipe (SPEC section 6); each field is a flag."""
 
     # What to train
-    preset: str | None = _arg(None, "Named bundle of defaults: 'cpu-demo' (tiny model, synthetic data, CPU). "
-                                    "Flags given explicitly still win.")
-    model: str = _arg("Qwen/Qwen2.5-VL-3B-Instruct",
-                      "Hugging Face id or local path of the VLM to train; 'tiny' builds the offline tiny Qwen3-VL.")
-    recipe: str = _arg("single-turn", "'single-turn' (the paper: one reply per env state, any VLM) or "
-                                      "'multi-turn' (tool calls through a whole episode; tool-calling VLMs).")
+    preset: str | None = _arg(
+        None,
+        "Named bundle of defaults: 'cpu-demo' (tiny model, synthetic data, CPU). "
+        "Flags given explicitly still win.",
+    )
+    model: str = _arg(
+        "Qwen/Qwen2.5-VL-3B-Instruct",
+        "Hugging Face id or local path of the VLM to train; 'tiny' builds the offline tiny Qwen3-VL.",
+    )
+    recipe: str = _arg(
+        "single-turn",
+        "'single-turn' (the paper: one reply per env state, any VLM) or "
+        "'multi-turn' (tool calls through a whole episode; tool-calling VLMs).",
+    )
     train_envs: str = _arg("QuickDraw,COCO", "Comma-separated scenarios whose train split gives the prompts.")
-    eval_envs: str = _arg("held-out", "Scenarios evaluated before and after: a comma list, 'held-out' (every "
-                                      "scenario not trained on), 'all', or 'none'.")
-    eval_in_domain: bool = _arg(True, "Also evaluate the training scenarios (their eval split), marked in-domain.")
+    eval_envs: str = _arg(
+        "held-out",
+        "Scenarios evaluated before and after: a comma list, 'held-out' (every "
+        "scenario not trained on), 'all', or 'none'.",
+    )
+    eval_in_domain: bool = _arg(
+        True, "Also evaluate the training scenarios (their eval split), marked in-domain."
+    )
 
     # Data
-    data: str = _arg("synthetic", "Episode source: 'synthetic' (built-in, generated on first use), "
-                                  "'released' (the authors' files under --data-root) or 'auto'.")
-    data_root: str | None = _arg(None, "Released-format data root; the train split is <data-root>/<train-split>/.")
+    data: str = _arg(
+        "synthetic",
+        "Episode source: 'synthetic' (built-in, generated on first use), "
+        "'released' (the authors' files under --data-root) or 'auto'.",
+    )
+    data_root: str | None = _arg(
+        None, "Released-format data root; the train split is <data-root>/<train-split>/."
+    )
     train_split: str = _arg("train", "Split the training prompts come from.")
     eval_split: str = _arg("test", "Split the before/after evaluation runs on.")
-    max_train_samples: int | None = _arg(None, "Episodes sampled per training scenario (seeded); all if unset.")
-    states_per_sample: int = _arg(3, "States taken per episode along its useful-suggestion path: always the "
-                                     "first (ambiguous) and the last (clear) frame, the rest evenly spaced.")
+    max_train_samples: int | None = _arg(
+        None, "Episodes sampled per training scenario (seeded); all if unset."
+    )
+    states_per_sample: int = _arg(
+        3,
+        "States taken per episode along its useful-suggestion path: always the "
+        "first (ambiguous) and the last (clear) frame, the rest evenly spaced.",
+    )
 
     # Reward (SPEC section 6: 1 correct, r_p useful suggestion, 0 otherwise)
     reward_correct: float = _arg(1.0, "Reward for the correct category.")
@@ -102,20 +125,32 @@ class Args:
     num_generations: int = _arg(8, "Completions sampled per prompt (the GRPO group size).")
     learning_rate: float = _arg(2e-5, "AdamW learning rate.")
     lr_scheduler_type: str = _arg("cosine", "Learning-rate schedule (any transformers scheduler name).")
-    warmup_steps: float = _arg(0.0, "Linear learning-rate warm-up: steps (>= 1) or a fraction of all steps (< 1).")
+    warmup_steps: float = _arg(
+        0.0, "Linear learning-rate warm-up: steps (>= 1) or a fraction of all steps (< 1)."
+    )
     weight_decay: float = _arg(0.0, "AdamW weight decay.")
     num_train_epochs: float = _arg(1.0, "Epochs over the training rows (ignored when --max-steps > 0).")
     max_steps: int = _arg(-1, "Optimizer steps; -1 = derived from --num-train-epochs.")
-    per_device_train_batch_size: int = _arg(8, "Completions per device per micro-batch (a multiple of the "
-                                               "group size once multiplied by --gradient-accumulation-steps).")
-    gradient_accumulation_steps: int = _arg(8, "Micro-batches per optimizer step. Paper: batch 512 = 8 GPUs x 8 "
-                                               "x 8 completions.")
+    per_device_train_batch_size: int = _arg(
+        8,
+        "Completions per device per micro-batch (a multiple of the "
+        "group size once multiplied by --gradient-accumulation-steps).",
+    )
+    gradient_accumulation_steps: int = _arg(
+        8, "Micro-batches per optimizer step. Paper: batch 512 = 8 GPUs x 8 x 8 completions."
+    )
     beta: float = _arg(0.0, "KL coefficient against the initial policy (0 = no reference model).")
     temperature: float = _arg(1.0, "Sampling temperature of the rollouts.")
-    max_completion_length: int | None = _arg(None, "Tokens per completion; unset = 32 single-turn, 1024 "
-                                                   "multi-turn (the whole episode, image tokens included).")
-    max_tool_calls: int | None = _arg(None, "Multi-turn: tool calls per episode; unset = no extra cap (the env "
-                                            "ends the episode at the scenario's turn limit).")
+    max_completion_length: int | None = _arg(
+        None,
+        "Tokens per completion; unset = 32 single-turn, 1024 "
+        "multi-turn (the whole episode, image tokens included).",
+    )
+    max_tool_calls: int | None = _arg(
+        None,
+        "Multi-turn: tool calls per episode; unset = no extra cap (the env "
+        "ends the episode at the scenario's turn limit).",
+    )
     # LoRA (PEFT), the paper's defaults
     use_lora: bool = _arg(True, "Train a LoRA adapter (False = all parameters).")
     lora_r: int = _arg(16, "LoRA rank.")
@@ -127,13 +162,21 @@ class Args:
     sft_steps: int = _arg(0, "Supervised warm-up steps on the training scenarios (0 = none).")
     sft_learning_rate: float = _arg(3e-3, "Warm-up learning rate (all parameters).")
     sft_batch_size: int = _arg(16, "Warm-up batch size.")
-    sft_reply_format: str = _arg("text", "Warm-up target form: 'text' (the option's text, e.g. 'Vase.') or "
-                                         "'letter' (e.g. 'C. Vase.'). Both are replies the env parses.")
-    sft_oracle_fraction: float = _arg(0.0, "Share of warm-up targets that are the oracle's reply for the state "
-                                           "(the rest: a uniformly drawn shown option). Training scenarios only.")
+    sft_reply_format: str = _arg(
+        "text",
+        "Warm-up target form: 'text' (the option's text, e.g. 'Vase.') or "
+        "'letter' (e.g. 'C. Vase.'). Both are replies the env parses.",
+    )
+    sft_oracle_fraction: float = _arg(
+        0.0,
+        "Share of warm-up targets that are the oracle's reply for the state "
+        "(the rest: a uniformly drawn shown option). Training scenarios only.",
+    )
 
     # Evaluation (the project's harness with the hf: agent)
-    eval_max_episodes: int | None = _arg(None, "Episodes per scenario in the before/after evaluation; all if unset.")
+    eval_max_episodes: int | None = _arg(
+        None, "Episodes per scenario in the before/after evaluation; all if unset."
+    )
     eval_batch_size: int = _arg(16, "Episodes the hf: agent answers per batch.")
     eval_max_new_tokens: int = _arg(50, "Tokens the hf: agent generates per reply.")
     skip_eval: bool = _arg(False, "Skip the before/after evaluation.")
@@ -144,16 +187,22 @@ class Args:
     report_to: str = _arg("tensorboard", "TRL/transformers loggers: 'tensorboard', 'wandb', 'none', ...")
     logging_steps: int = _arg(1, "Log every N optimizer steps.")
     save_steps: int = _arg(500, "Checkpoint every N steps.")
-    torch_threads: int = _arg(0, "CPU threads torch may use (0 = torch's default). 1 is fastest for the tiny "
-                                 "model, whose operations are too small to split.")
+    torch_threads: int = _arg(
+        0,
+        "CPU threads torch may use (0 = torch's default). 1 is fastest for the tiny "
+        "model, whose operations are too small to split.",
+    )
     bf16: str = _arg("auto", "'auto' (bf16 on a GPU that supports it), 'true' or 'false'.")
     gradient_checkpointing: bool = _arg(False, "Trade compute for memory (needed for 7B models on 80 GB).")
     use_vllm: bool = _arg(False, "Generate rollouts with vLLM (pip install 'trl[vllm]').")
-    vllm_mode: str = _arg("colocate", "'colocate' (vLLM inside the training processes) or 'server' "
-                                      "(a separate `trl vllm-serve` process).")
+    vllm_mode: str = _arg(
+        "colocate",
+        "'colocate' (vLLM inside the training processes) or 'server' (a separate `trl vllm-serve` process).",
+    )
     vllm_gpu_memory_utilization: float = _arg(0.3, "Colocate mode: fraction of GPU memory vLLM may take.")
-    vllm_server_base_url: str | None = _arg(None, "Server mode: base URL of `trl vllm-serve` "
-                                                  "(default http://localhost:8000).")
+    vllm_server_base_url: str | None = _arg(
+        None, "Server mode: base URL of `trl vllm-serve` (default http://localhost:8000)."
+    )
 
     def train_scenarios(self) -> list[str]:
         """The training scenarios as short names."""
@@ -234,8 +283,15 @@ def build_parser() -> argparse.ArgumentParser:
         kind = _field_type(f.name)
         help_text = f"{f.metadata['help']} (default: {f.default})"
         if kind is bool:
-            parser.add_argument(flag, type=_parse_bool, nargs="?", const=True, default=argparse.SUPPRESS,
-                                help=help_text, metavar="BOOL")
+            parser.add_argument(
+                flag,
+                type=_parse_bool,
+                nargs="?",
+                const=True,
+                default=argparse.SUPPRESS,
+                help=help_text,
+                metavar="BOOL",
+            )
         else:
             parser.add_argument(flag, type=kind, default=argparse.SUPPRESS, help=help_text)
     return parser
@@ -283,7 +339,9 @@ def check_args(args: Args) -> None:
     if args.data not in ("synthetic", "released", "auto"):
         raise UsageError(f"unknown --data {args.data!r}; use synthetic, released or auto")
     if args.data == "released" and not args.data_root:
-        raise UsageError("--data released needs --data-root DIR (a released-format data root, SPEC section 2)")
+        raise UsageError(
+            "--data released needs --data-root DIR (a released-format data root, SPEC section 2)"
+        )
     if args.num_generations < 2:
         raise UsageError("--num-generations must be at least 2 (GRPO compares completions within a group)")
     batch = args.per_device_train_batch_size * args.gradient_accumulation_steps
@@ -312,8 +370,10 @@ def check_args(args: Args) -> None:
         fixes = {_EXTRAS.get(m, f"pip install {m}") for m in missing}
         if "vllm" in missing:
             fixes = (fixes - {"pip install vllm"}) | {"pip install 'trl[vllm]'"}
-        raise UsageError(f"missing package(s) {', '.join(missing)} for training: {'; '.join(sorted(fixes))}"
-                         + (" (or --report-to none)" if "tensorboard" in missing else ""))
+        raise UsageError(
+            f"missing package(s) {', '.join(missing)} for training: {'; '.join(sorted(fixes))}"
+            + (" (or --report-to none)" if "tensorboard" in missing else "")
+        )
     if args.model != "tiny":
         check_model(args.model, args.recipe)
 
@@ -329,8 +389,10 @@ def check_model(model: str, recipe: str) -> None:
     try:
         config = AutoConfig.from_pretrained(model)
     except (OSError, ValueError) as err:
-        raise UsageError(f"cannot read the config of --model {model!r}: {err}. Give a Hugging Face id or a "
-                         "local directory with config.json (or 'tiny').") from None
+        raise UsageError(
+            f"cannot read the config of --model {model!r}: {err}. Give a Hugging Face id or a "
+            "local directory with config.json (or 'tiny')."
+        ) from None
     if config.model_type not in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES:
         raise UsageError(
             f"TRL's GRPOTrainer cannot train --model {model!r} on ProactiveBench: its model type "
@@ -354,7 +416,10 @@ def check_tool_calling(processor: Any, model: str) -> None:
             "tool-calling VLM such as Qwen/Qwen3-VL-2B-Instruct."
         )
     tokenizer = getattr(processor, "tokenizer", processor)
-    if getattr(tokenizer, "response_template", None) is None and getattr(tokenizer, "response_schema", None) is None:
+    if (
+        getattr(tokenizer, "response_template", None) is None
+        and getattr(tokenizer, "response_schema", None) is None
+    ):
         try:
             add_response_schema(processor)
         except ValueError:
@@ -395,7 +460,9 @@ def make_env(scenario: str, kwargs: dict[str, Any]) -> Any:
     return gym.make(get_scenario(scenario).env_id, **kwargs)
 
 
-def _step_outcome(env: Any, sample_id: int, replies: list[str], reply: str) -> tuple[float, dict[str, Any], bool]:
+def _step_outcome(
+    env: Any, sample_id: int, replies: list[str], reply: str
+) -> tuple[float, dict[str, Any], bool]:
     env.reset(options={"sample_id": sample_id, "replies": replies})
     _, reward, terminated, truncated, info = env.step(reply)
     return float(reward), info, bool(terminated or truncated)
@@ -408,7 +475,7 @@ def _next_suggestion(env: Any, sample_id: int, replies: list[str], info: dict[st
     shown = list(info["options"])
     proactive = [o for o in shown[: len(shown) - 4] if not is_abstain(o)]
     oracle = info.get("oracle")
-    candidates = ([oracle] if oracle and oracle not in shown[len(shown) - 4:] else []) + proactive
+    candidates = ([oracle] if oracle and oracle not in shown[len(shown) - 4 :] else []) + proactive
     for reply in candidates:
         _, after, ended = _step_outcome(env, sample_id, replies, reply)
         if after["outcome"] == "useful_suggestion" and not ended:
@@ -456,8 +523,9 @@ def _prompt_and_images(obs: dict[str, Any]) -> tuple[list[dict[str, Any]], list[
     return messages, images
 
 
-def build_rows(scenarios: list[str], kwargs: dict[str, Any], max_samples: int | None, states_per_sample: int,
-               seed: int) -> list[dict[str, Any]]:
+def build_rows(
+    scenarios: list[str], kwargs: dict[str, Any], max_samples: int | None, states_per_sample: int, seed: int
+) -> list[dict[str, Any]]:
     """Training rows: env states of ``scenarios`` along each sampled episode's useful-suggestion path.
 
     Deterministic: the same arguments give the same rows (episodes drawn with ``numpy`` seeded by ``seed``,
@@ -480,11 +548,19 @@ def build_rows(scenarios: list[str], kwargs: dict[str, Any], max_samples: int | 
             for k in pick_states(len(path), states_per_sample):
                 obs, info = env.reset(options={"sample_id": sample_id, "replies": path[:k]})
                 prompt, images = _prompt_and_images(obs)
-                rows.append({
-                    "prompt": prompt, "images": images, "scenario": scenario, "sample_id": int(sample_id),
-                    "replies": json.dumps(path[:k]), "state": k, "path_length": len(path),
-                    "options": json.dumps(list(info["options"])), "seed": seed,
-                })
+                rows.append(
+                    {
+                        "prompt": prompt,
+                        "images": images,
+                        "scenario": scenario,
+                        "sample_id": int(sample_id),
+                        "replies": json.dumps(path[:k]),
+                        "state": k,
+                        "path_length": len(path),
+                        "options": json.dumps(list(info["options"])),
+                        "seed": seed,
+                    }
+                )
         env.close()
     return rows
 
@@ -539,16 +615,30 @@ class EnvReward:
         reward, info, _ = _step_outcome(self.env(scenario), int(sample_id), replies, reply)
         return reward, info["outcome"]
 
-    def __call__(self, completions: list[Any], scenario: list[str], sample_id: list[int], replies: list[str],
-                 log_metric: Any = None, **_: Any) -> list[float]:
+    def __call__(
+        self,
+        completions: list[Any],
+        scenario: list[str],
+        sample_id: list[int],
+        replies: list[str],
+        log_metric: Any = None,
+        **_: Any,
+    ) -> list[float]:
         rewards, outcomes = [], []
         for completion, scen, sid, prefix in zip(completions, scenario, sample_id, replies, strict=True):
             reward, outcome = self.score(scen, sid, json.loads(prefix), completion_text(completion))
             rewards.append(reward)
             outcomes.append(outcome)
         if log_metric is not None:
-            for name in ("correct", "useful_suggestion", "wrong_answer", "abstain", "useless_suggestion",
-                         "unparsable", "out_of_turns"):
+            for name in (
+                "correct",
+                "useful_suggestion",
+                "wrong_answer",
+                "abstain",
+                "useless_suggestion",
+                "unparsable",
+                "out_of_turns",
+            ):
                 log_metric(f"outcome/{name}", outcomes.count(name) / len(outcomes))
         return rewards
 
@@ -654,8 +744,9 @@ class MultiTurnReward:
 
     __name__ = "env_reward"
 
-    def __call__(self, completions: list[Any], environments: list[ToolEpisode], log_metric: Any = None,
-                 **_: Any) -> list[float]:
+    def __call__(
+        self, completions: list[Any], environments: list[ToolEpisode], log_metric: Any = None, **_: Any
+    ) -> list[float]:
         rewards = []
         for completion, episode in zip(completions, environments, strict=True):
             last = completion[-1] if completion else {}
@@ -665,7 +756,9 @@ class MultiTurnReward:
         if log_metric is not None:
             solved = [bool(e.info.get("solved")) for e in environments]
             log_metric("episode/solved", sum(solved) / len(solved))
-            log_metric("episode/interventions", sum(len(e.revealed) for e in environments) / len(environments))
+            log_metric(
+                "episode/interventions", sum(len(e.revealed) for e in environments) / len(environments)
+            )
         return rewards
 
 
@@ -674,8 +767,9 @@ class MultiTurnReward:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def warmup_target(options: list[str], oracle: str, oracle_fraction: float, rng: Any,
-                  reply_format: str = "text") -> str:
+def warmup_target(
+    options: list[str], oracle: str, oracle_fraction: float, rng: Any, reply_format: str = "text"
+) -> str:
     """One warm-up target: the oracle's reply with probability ``oracle_fraction``, else a shown option drawn
     uniformly; written as the option's text (``"Vase."``) or with its letter (``"C. Vase."``).
 
@@ -736,8 +830,13 @@ def format_warmup(model_dir: Path, rows: list[dict[str, Any]], args: Args, out_d
         prompts, fulls, images = [], [], []
         for i in batch:
             prompt = _with_images(rows[i]["prompt"], rows[i]["images"])
-            target = warmup_target(json.loads(rows[i]["options"]), oracles[i], args.sft_oracle_fraction, rng,
-                                   args.sft_reply_format)
+            target = warmup_target(
+                json.loads(rows[i]["options"]),
+                oracles[i],
+                args.sft_oracle_fraction,
+                rng,
+                args.sft_reply_format,
+            )
             answer = {"role": "assistant", "content": [{"type": "text", "text": target}]}
             prompts.append(processor.apply_chat_template(prompt, add_generation_prompt=True, tokenize=False))
             fulls.append(processor.apply_chat_template(prompt + [answer], tokenize=False))
@@ -756,8 +855,13 @@ def format_warmup(model_dir: Path, rows: list[dict[str, Any]], args: Args, out_d
         schedule.step()
         optimizer.zero_grad()
         if step % 50 == 0 or step == args.sft_steps - 1:
-            logger.info("warm-up step %d/%d loss %.3f (%.0fs)", step + 1, args.sft_steps, loss.item(),
-                        time.perf_counter() - start)
+            logger.info(
+                "warm-up step %d/%d loss %.3f (%.0fs)",
+                step + 1,
+                args.sft_steps,
+                loss.item(),
+                time.perf_counter() - start,
+            )
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out_dir))
     processor.save_pretrained(str(out_dir))
@@ -800,8 +904,11 @@ def grpo_config(args: Args, output_dir: Path) -> Any:
     bf16 = _use_bf16(args)
     vllm: dict[str, Any] = {}
     if args.use_vllm:
-        vllm = {"use_vllm": True, "vllm_mode": args.vllm_mode,
-                "vllm_gpu_memory_utilization": args.vllm_gpu_memory_utilization}
+        vllm = {
+            "use_vllm": True,
+            "vllm_mode": args.vllm_mode,
+            "vllm_gpu_memory_utilization": args.vllm_gpu_memory_utilization,
+        }
         if args.vllm_server_base_url:
             vllm["vllm_server_base_url"] = args.vllm_server_base_url
     return GRPOConfig(
@@ -838,9 +945,13 @@ def lora_config(args: Args) -> Any:
         return None
     from peft import LoraConfig
 
-    return LoraConfig(r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
-                      target_modules=[m.strip() for m in args.lora_target_modules.split(",") if m.strip()],
-                      task_type="CAUSAL_LM")
+    return LoraConfig(
+        r=args.lora_r,
+        lora_alpha=args.lora_alpha,
+        lora_dropout=args.lora_dropout,
+        target_modules=[m.strip() for m in args.lora_target_modules.split(",") if m.strip()],
+        task_type="CAUSAL_LM",
+    )
 
 
 def make_trainer(args: Args, model_path: str, dataset: Any, output_dir: Path) -> Any:
@@ -862,8 +973,15 @@ def make_trainer(args: Args, model_path: str, dataset: Any, output_dir: Path) ->
     else:
         reward = EnvReward(kwargs)
     trainer_class = _trainer_class() if args.recipe == "multi-turn" else GRPOTrainer
-    return trainer_class(model=model_path, reward_funcs=[reward], args=grpo_config(args, output_dir),
-                         train_dataset=dataset, processing_class=processor, peft_config=lora_config(args), **extra)
+    return trainer_class(
+        model=model_path,
+        reward_funcs=[reward],
+        args=grpo_config(args, output_dir),
+        train_dataset=dataset,
+        processing_class=processor,
+        peft_config=lora_config(args),
+        **extra,
+    )
 
 
 def _trainer_class() -> type:
@@ -918,31 +1036,45 @@ def tenths(curve: list[float]) -> dict[str, float | None]:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def evaluate_model(args: Args, model_path: str, adapter: str | None, scenarios: list[str], out_dir: Path
-                   ) -> dict[str, dict[str, float]]:
+def evaluate_model(
+    args: Args, model_path: str, adapter: str | None, scenarios: list[str], out_dir: Path
+) -> dict[str, dict[str, float]]:
     """acc and psr per scenario of ``model_path`` (+ ``adapter``) with the project's harness."""
     from proactive_gym.evaluation import evaluate
 
     options: dict[str, Any] = {"max_new_tokens": args.eval_max_new_tokens, "batch_size": args.eval_batch_size}
     if adapter:
         options["adapter"] = adapter
-    summary = evaluate(f"hf:{model_path}", envs=scenarios, out=str(out_dir), batch_size=args.eval_batch_size,
-                       env_kwargs=env_kwargs(args, args.eval_split), seed=args.seed,
-                       max_episodes=args.eval_max_episodes, agent_options=options, force=True)
+    summary = evaluate(
+        f"hf:{model_path}",
+        envs=scenarios,
+        out=str(out_dir),
+        batch_size=args.eval_batch_size,
+        env_kwargs=env_kwargs(args, args.eval_split),
+        seed=args.seed,
+        max_episodes=args.eval_max_episodes,
+        agent_options=options,
+        force=True,
+    )
     return {s: {"acc": float(summary.acc[s]), "psr": float(summary.psr[s])} for s in scenarios}
 
 
-def before_after_table(before: dict[str, dict[str, float]], after: dict[str, dict[str, float]],
-                       in_domain: list[str]) -> str:
+def before_after_table(
+    before: dict[str, dict[str, float]], after: dict[str, dict[str, float]], in_domain: list[str]
+) -> str:
     """Markdown table: acc and psr per scenario before and after, in-domain vs held-out marked."""
-    lines = ["| scenario | split | acc before | acc after | psr before | psr after |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| scenario | split | acc before | acc after | psr before | psr after |",
+        "|---|---|---|---|---|---|",
+    ]
     groups: dict[str, list[str]] = {"in-domain": [], "held-out": []}
     for scenario in [s for s in SCENARIO_ORDER if s in before]:
         kind = "in-domain" if scenario in in_domain else "held-out"
         groups[kind].append(scenario)
         b, a = before[scenario], after[scenario]
-        lines.append(f"| {scenario} | {kind} | {b['acc']:.1f} | {a['acc']:.1f} | {b['psr']:.2f} | {a['psr']:.2f} |")
+        lines.append(
+            f"| {scenario} | {kind} | {b['acc']:.1f} | {a['acc']:.1f} | {b['psr']:.2f} | {a['psr']:.2f} |"
+        )
     for kind, names in groups.items():
         if names:
             b_acc = sum(before[s]["acc"] for s in names) / len(names)
@@ -981,8 +1113,9 @@ def run(args: Args) -> dict[str, Any]:
 
     model_path = resolve_model(args, out)
     train = args.train_scenarios()
-    rows = build_rows(train, env_kwargs(args, args.train_split), args.max_train_samples, args.states_per_sample,
-                      args.seed)
+    rows = build_rows(
+        train, env_kwargs(args, args.train_split), args.max_train_samples, args.states_per_sample, args.seed
+    )
     logger.info("%d training rows from %s", len(rows), ", ".join(train))
     timings["data_s"] = time.perf_counter() - clock
 
@@ -991,8 +1124,9 @@ def run(args: Args) -> dict[str, Any]:
         model_path = str(format_warmup(Path(model_path), rows, args, out / "warmup-model"))
         timings["warmup_s"] = time.perf_counter() - clock
 
-    eval_scenarios = ([s for s in SCENARIO_ORDER if s in train] if args.eval_in_domain else []) + \
-        args.eval_scenarios()
+    eval_scenarios = (
+        [s for s in SCENARIO_ORDER if s in train] if args.eval_in_domain else []
+    ) + args.eval_scenarios()
     before: dict[str, dict[str, float]] = {}
     if eval_scenarios and not args.skip_eval:
         clock = time.perf_counter()
@@ -1011,8 +1145,9 @@ def run(args: Args) -> dict[str, Any]:
     after: dict[str, dict[str, float]] = {}
     if before:
         clock = time.perf_counter()
-        after = evaluate_model(args, model_path, str(adapter) if args.use_lora else None, eval_scenarios,
-                               out / "eval-after")
+        after = evaluate_model(
+            args, model_path, str(adapter) if args.use_lora else None, eval_scenarios, out / "eval-after"
+        )
         timings["eval_after_s"] = time.perf_counter() - clock
         table = before_after_table(before, after, train)
         (out / "before_after.md").write_text(table)
@@ -1020,14 +1155,23 @@ def run(args: Args) -> dict[str, Any]:
         logger.info("before/after:\n%s", table)
 
     summary = {
-        "config": dataclasses.asdict(args), "model_path": model_path, "train_rows": len(rows),
-        "reward": {**tenths(curve), "curve": curve}, "before": before, "after": after,
-        "in_domain": train, "held_out": [s for s in eval_scenarios if s not in train], "timings_s": timings,
+        "config": dataclasses.asdict(args),
+        "model_path": model_path,
+        "train_rows": len(rows),
+        "reward": {**tenths(curve), "curve": curve},
+        "before": before,
+        "after": after,
+        "in_domain": train,
+        "held_out": [s for s in eval_scenarios if s not in train],
+        "timings_s": timings,
     }
     for target in (out / "summary.json", adapter / "before_after.json"):
         target.write_text(json.dumps(summary, indent=2))
-    (adapter / "run_config.json").write_text(json.dumps(
-        {"args": dataclasses.asdict(args), "env_kwargs": env_kwargs(args, args.train_split)}, indent=2))
+    (adapter / "run_config.json").write_text(
+        json.dumps(
+            {"args": dataclasses.asdict(args), "env_kwargs": env_kwargs(args, args.train_split)}, indent=2
+        )
+    )
     return summary
 
 
@@ -1041,8 +1185,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     gain = summary["reward"]["gain"]
-    logger.info("done: reward first tenth %s -> last tenth %s (gain %s); outputs in %s",
-                summary["reward"]["first_tenth"], summary["reward"]["last_tenth"], gain, args.out)
+    logger.info(
+        "done: reward first tenth %s -> last tenth %s (gain %s); outputs in %s",
+        summary["reward"]["first_tenth"],
+        summary["reward"]["last_tenth"],
+        gain,
+        args.out,
+    )
     return 0
 
 
