@@ -465,6 +465,13 @@ def test_before_after_table_marks_in_domain_and_held_out():
         "| mean | held-out | 0.0 | 12.5 | 0.00 | 2.00 |",
     ]
     assert grpo.tenths([0.0] * 10 + [1.0] * 10) == {"first_tenth": 0.0, "last_tenth": 1.0, "gain": 1.0}
+    history = [{"reward": 0.0, "outcome/abstain": 0.5, "loss": 1.0}] * 10 + [
+        {"reward": 1.0, "outcome/abstain": 0.0}
+    ] * 10
+    assert grpo.by_tenth(history + [{"train_runtime": 3.0}]) == {
+        "outcome/abstain": [0.5] * 5 + [0.0] * 5,
+        "reward": [0.0] * 5 + [1.0] * 5,
+    }
 
 
 def test_run_end_to_end_writes_adapter_table_and_config(fixture_root, tiny_model, tmp_path):
