@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
+import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -97,7 +98,14 @@ def test_main_reports_bad_input_without_loading_anything(capsys):
     assert grpo.main(["--train-envs", "Pong", "--model", "tiny"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --train-envs: unknown scenario 'Pong'; valid names: ROD, VSOD, MVP-N")
-    assert "torch" not in sys.modules or "training_grpo" in sys.modules  # nothing asserted about torch state
+    # In a fresh process: the refusal comes before torch, transformers or trl are imported.
+    code = (
+        "import sys; sys.path.insert(0, 'training'); import grpo; "
+        "rc = grpo.main(['--train-envs', 'Pong', '--model', 'tiny']); "
+        "print(rc, sorted(m for m in ('torch', 'transformers', 'trl', 'peft', 'datasets') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "2 []"
 
 
 def test_missing_extra_is_named_with_the_fix(monkeypatch):
