@@ -147,3 +147,18 @@ def test_html_opens_in_headless_chromium_and_lists_every_episode(report, tmp_pat
     assert len(prompts) == sum(len(r["steps"]) for e in embedded(report["html"].read_text())["episodes"]
                                for r in e["runs"])  # fmt: skip
     assert all("Choose from the following options. Options:" in p for p in prompts)
+
+
+def test_without_matplotlib_the_report_has_no_plots_and_says_why(runs, tmp_path, monkeypatch, caplog):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a)
+    )
+    with caplog.at_level("WARNING"):
+        files = write_report([runs / "oracle"], out=tmp_path / "rep", max_images=0)
+    assert sorted(files) == ["html", "markdown"]
+    assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == ["report.html", "report.md"]
+    assert "pip install 'proactive_gym[report]'" in caplog.text
+    assert "## Plots" not in (tmp_path / "rep" / "report.md").read_text()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import html
+import importlib.util
 import io
 import json
 import logging
@@ -489,6 +490,11 @@ def write_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     plot_files: dict[str, Path] = {}
+    if plots and importlib.util.find_spec("matplotlib") is None:
+        log.warning(
+            "matplotlib is not installed: the report has no plots (pip install 'proactive_gym[report]')"
+        )
+        plots = False
     if plots:
         plot_files["acc_per_scenario.png"] = out_dir / "acc_per_scenario.png"
         plot_acc(runs, plot_files["acc_per_scenario.png"])
