@@ -220,7 +220,7 @@ class ProactiveEnv(gym.Env[dict, str]):
         for k, reply in enumerate(replies):
             if self._done:
                 raise ValueError(f"replies[{k - 1}] already ended the episode; pass fewer replies")
-            self._advance(reply, keep_history=self.config.history)
+            self._advance(reply)
         if self._done:
             raise ValueError(
                 f"the replies end the episode ({self._outcome}); a state to continue from needs a reply "
@@ -232,22 +232,22 @@ class ProactiveEnv(gym.Env[dict, str]):
     def step(self, action: Any) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
         if self._entry is None or self._done:
             raise gym.error.ResetNeeded("the episode has ended (or never started): call reset() first")
-        reward, terminated, truncated = self._advance(action, keep_history=self.config.history)
+        reward, terminated, truncated = self._advance(action)
         if not self._done:
             self._refresh_observation()
         return self._observation(), reward, terminated, truncated, self._info()
 
     # ----- dynamics ----------------------------------------------------------------------------------------
-    def _advance(self, action: Any, keep_history: bool) -> tuple[float, bool, bool]:
+    def _advance(self, action: Any) -> tuple[float, bool, bool]:
         """Judge one reply and move the state on; returns (reward, terminated, truncated)."""
         entry, state, sc = self._entry, self._state, self.scenario
         assert entry is not None
         reply = _coerce_reply(action)
         self._last_reply = reply if reply is not None else repr(action)[:200]
-        prev_dialogue, prev_image_key = self._dialogue, None
-        if keep_history:
-            prev_dialogue = self._current_dialogue()
-            prev_image_key = (sc.image_key(entry, state), sc.crop_box(entry, state))
+        shown_turn = None
+        if self.config.history:  # what this turn showed, kept if the episode goes on
+            key = (sc.image_key(entry, state), sc.crop_box(entry, state))
+            shown_turn = {"key": key, "dialogue": self._current_dialogue(), "reply": reply}
         self._chosen = None
         truncated = False
         if self.config.mode == "open":
@@ -262,18 +262,20 @@ class ProactiveEnv(gym.Env[dict, str]):
         state["turn"] += 1
         if outcome == "useful_suggestion":
             assert self._chosen is not None
-            self._suggestions.append(self._chosen)
             before = dict(state)
             if self.config.random_options:
                 state["last_action"] = random_action(sc, entry, state["turn"])
             else:
                 state["last_action"] = sc.action_of(self._chosen)
             sc.transition(entry, state, state["last_action"])
-            if not sc.frame_valid(entry, state):  # a random action left the video: the episode stops
-                state.update(before, turn=state["turn"])
+            if not sc.frame_valid(entry, state):  # the move leaves the video (ChangeIt): the episode stops
+                state.clear()
+                state.update(before)
                 outcome = "useless_suggestion"
-            elif keep_history:
-                self._history.append({"key": prev_image_key, "dialogue": prev_dialogue, "reply": reply})
+            else:
+                self._suggestions.append(self._chosen)
+                if shown_turn is not None:
+                    self._history.append(shown_turn)
         self._outcome = outcome
         self._solved = outcome == "correct"
         self._done = outcome != "useful_suggestion"

@@ -403,6 +403,7 @@ def test_random_options_leaving_the_video_stops_the_episode(make_env):
     assert info["options"][1] == "I cannot tell." and len(info["options"]) == 3 + 4
     obs, reward, terminated, truncated, info = env.step("A")
     assert (info["outcome"], terminated, info["frame"]) == ("useless_suggestion", True, 1)
+    assert info["suggestions"] == [] and info["turn"] == 1
 
 
 def test_in_context_examples(make_env):
