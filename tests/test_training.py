@@ -73,6 +73,9 @@ def test_defaults_are_the_paper_recipe_and_presets_yield_to_flags():
     demo = grpo.parse_args(["--preset", "cpu-demo", "--learning-rate", "0.5", "--use-lora", "false"])
     assert (demo.model, demo.learning_rate, demo.use_lora) == ("tiny", 0.5, False)
     assert demo.max_steps == grpo.PRESETS["cpu-demo"]["max_steps"]
+    knowing = grpo.parse_args(["--preset", "cpu-demo-knowledge"])
+    assert (knowing.model, knowing.sft_reply_format, knowing.knowledge_envs) == ("tiny", "mixed", "all")
+    assert knowing.knowledge_samples > 0 and args.knowledge_samples == 0  # off unless asked for
 
 
 @pytest.mark.parametrize(
@@ -86,6 +89,9 @@ def test_defaults_are_the_paper_recipe_and_presets_yield_to_flags():
             "not a multiple of --num-generations 3",
         ),
         ({"data": "released", "data_root": None}, "--data released needs --data-root"),
+        ({"knowledge_envs": "ROD,Pong"}, "--knowledge-envs: unknown scenario 'Pong'"),
+        ({"knowledge_samples": -1}, "--knowledge-samples must be >= 0"),
+        ({"sft_reply_format": "emoji"}, "--sft-reply-format must be text, letter or mixed"),
     ],
 )
 def test_bad_arguments_get_one_clear_message(overrides, message):
@@ -450,6 +456,52 @@ def test_warmup_targets_mix_uniform_options_and_the_oracle(fixture_root):
     assert draws(1.0, "letter") == [oracle] * 600
     rows = grpo.build_rows(["QuickDraw"], kwargs, None, 3, seed=0)
     assert grpo.oracle_replies(rows, kwargs) == [QUICKDRAW_SUGGESTION, QUICKDRAW_SUGGESTION, "D. Cat."]
+
+
+def test_knowledge_rows_are_reference_states_with_the_correct_category(fixture_root):
+    kwargs = grpo.env_kwargs(_args(fixture_root), "test")
+    rows = grpo.knowledge_rows(["QuickDraw", "ROD"], kwargs, 5, seed=0, reply_format="mixed")
+    assert [(r["scenario"], r["sample_id"], r["target"]) for r in rows] == [
+        ("QuickDraw", 0, "Cat."),
+        ("ROD", 0, "Vase."),
+        ("ROD", 1, "Banana."),
+    ]
+    assert json.loads(rows[0]["options"]) == ["Cup.", "Cat.", "Lamp.", "Shoe."]  # categories only
+    assert all(r["replies"] == "[]" and len(r["images"]) == 1 for r in rows)
+    for row in rows:  # the prompt is the reference env's, and its target is what that env scores correct
+        env = grpo.make_env(row["scenario"], {**kwargs, "reference": True})
+        obs, _ = env.reset(options={"sample_id": row["sample_id"]})
+        assert row["prompt"][0]["content"][1]["text"] == obs["dialogue"]
+        assert np.array_equal(np.asarray(row["images"][0]), obs["image"])
+        assert env.step(row["target"])[4]["outcome"] == "correct"
+    again = grpo.knowledge_rows(["QuickDraw", "ROD"], kwargs, 5, seed=0, reply_format="mixed")
+    assert [{k: v for k, v in r.items() if k != "images"} for r in again] == [
+        {k: v for k, v in r.items() if k != "images"} for r in rows
+    ]
+    one = grpo.knowledge_rows(["COCO"], kwargs, 2, seed=0)
+    assert [r["sample_id"] for r in one] == [
+        r["sample_id"] for r in grpo.knowledge_rows(["COCO"], kwargs, 2, 0)
+    ]
+    assert len(one) == 2 and len({r["sample_id"] for r in one}) == 2
+    assert [r["target"] for r in grpo.knowledge_rows(["QuickDraw"], kwargs, 5, 0, "letter")] == ["B. Cat."]
+
+
+def test_mixed_reply_form_letters_suggestions_and_names_categories(fixture_root):
+    kwargs = grpo.env_kwargs(_args(fixture_root), "test")
+    env = grpo.make_env("QuickDraw", kwargs)
+    _, info = env.reset(options={"sample_id": 0})
+    options = list(info["options"])
+    forms = [grpo.reply_form(options, j, "mixed") for j in range(len(options))]
+    assert forms == ["A.", "B.", "Cup.", "Cat.", "Lamp.", "Shoe."]
+    assert (
+        grpo.reply_form(options, 3, "letter") == "D. Cat."
+        and grpo.reply_form(options, 0, "text") == options[0]
+    )
+    outcomes = []
+    for reply in forms[:2] + ["Cat."]:
+        env.reset(options={"sample_id": 0})
+        outcomes.append(env.step(reply)[4]["outcome"])
+    assert outcomes == ["useful_suggestion", "abstain", "correct"]
 
 
 def test_before_after_table_marks_in_domain_and_held_out():

@@ -76,7 +76,8 @@ class Args:
     # What to train
     preset: str | None = _arg(
         None,
-        "Named bundle of defaults: 'cpu-demo' (tiny model, synthetic data, CPU). "
+        "Named bundle of defaults: 'cpu-demo' (tiny model, synthetic data, CPU), 'cpu-demo-knowledge' "
+        "(the same plus a knowledge phase and mixed replies). "
         "Flags given explicitly still win.",
     )
     model: str = _arg(
@@ -165,13 +166,24 @@ class Args:
     sft_batch_size: int = _arg(16, "Warm-up batch size.")
     sft_reply_format: str = _arg(
         "text",
-        "Warm-up target form: 'text' (the option's text, e.g. 'Vase.') or "
-        "'letter' (e.g. 'C. Vase.'). Both are replies the env parses.",
+        "Warm-up target form: 'text' (the option's text, e.g. 'Vase.'), "
+        "'letter' (e.g. 'C. Vase.') or 'mixed' (a category as its text, 'Vase.'; any other option as its "
+        "bare letter, 'B.', which parses whatever the option's wording). All are replies the env parses.",
     )
     sft_oracle_fraction: float = _arg(
         0.0,
         "Share of warm-up targets that are the oracle's reply for the state "
         "(the rest: a uniformly drawn shown option). Training scenarios only.",
+    )
+
+    knowledge_samples: int = _arg(
+        0,
+        "Knowledge phase: reference-setting episodes (the clear reference frame, only the 4 categories "
+        "shown; train split) per --knowledge-envs scenario mixed into the warm-up, target = the correct "
+        "category. Teaches recognition, never the proactive behaviour (0 = none).",
+    )
+    knowledge_envs: str = _arg(
+        "all", "Scenarios of the knowledge phase: a comma list or 'all' (their train split only)."
     )
 
     # Evaluation (the project's harness with the hf: agent)
@@ -252,6 +264,19 @@ PRESETS: dict[str, dict[str, Any]] = {
         "save_steps": 1000,
         "torch_threads": 1,
     },
+}
+#: ``cpu-demo-knowledge``: the CPU demo plus a knowledge phase, to mirror the paper's starting point (a base
+#: model that already recognises the categories but is reactive): the warm-up also sees the reference
+#: frames of all seven scenarios' train splits with the correct category as target (no proactive state of
+#: a held-out scenario in any supervised data), and replies are 'mixed' (category text, suggestion letter).
+PRESETS["cpu-demo-knowledge"] = {
+    **PRESETS["cpu-demo"],
+    "out": "runs/cpu-demo-knowledge",
+    "sft_reply_format": "mixed",
+    "sft_steps": 1200,
+    "knowledge_samples": 400,
+    "knowledge_envs": "all",
+    "learning_rate": 2e-3,
 }
 
 
@@ -358,8 +383,15 @@ def check_args(args: Args) -> None:
         )
     if args.states_per_sample < 1:
         raise UsageError("--states-per-sample must be at least 1")
-    if args.sft_reply_format not in ("text", "letter"):
-        raise UsageError(f"--sft-reply-format must be text or letter, not {args.sft_reply_format!r}")
+    if args.sft_reply_format not in ("text", "letter", "mixed"):
+        raise UsageError(f"--sft-reply-format must be text, letter or mixed, not {args.sft_reply_format!r}")
+    if args.knowledge_samples < 0:
+        raise UsageError(f"--knowledge-samples must be >= 0, not {args.knowledge_samples}")
+    if args.knowledge_envs.strip().lower() != "all":
+        try:
+            _scenario_list(args.knowledge_envs)
+        except (KeyError, ValueError) as err:
+            raise UsageError(f"--knowledge-envs: {err}") from None
     if not 0.0 <= args.sft_oracle_fraction <= 1.0:
         raise UsageError("--sft-oracle-fraction must be between 0 and 1")
     if args.bf16 not in ("auto", "true", "false"):
@@ -791,7 +823,57 @@ def warmup_target(
         j = next(i for i, option in enumerate(options) if oracle in (f"{letter(i)}. {option}", option))
     else:
         j = int(rng.integers(len(options)))
-    return options[j] if reply_format == "text" else f"{letter(j)}. {options[j]}"
+    return reply_form(options, j, reply_format)
+
+
+def reply_form(options: list[str], j: int, reply_format: str) -> str:
+    """Option ``j`` of ``options`` written in ``reply_format``: ``"Vase."`` (text), ``"C. Vase."`` (letter),
+    or (mixed) the text for one of the last four options (the categories) and ``"B."`` for the others."""
+    from proactive_gym.protocol import letter
+
+    if reply_format == "text" or (reply_format == "mixed" and j >= len(options) - 4):
+        return options[j]
+    if reply_format == "mixed":
+        return f"{letter(j)}."
+    return f"{letter(j)}. {options[j]}"
+
+
+def knowledge_rows(
+    scenarios: list[str], kwargs: dict[str, Any], max_samples: int, seed: int, reply_format: str = "text"
+) -> list[dict[str, Any]]:
+    """Knowledge-phase rows: the reference setting (clear reference frame, the 4 categories as options) of
+    ``max_samples`` seeded episodes per scenario of ``kwargs``' split, with ``target`` = the correct
+    category in ``reply_format``. Deterministic; same columns as :func:`build_rows` plus ``target``."""
+    import numpy as np
+
+    from proactive_gym.protocol import letter
+
+    rows = []
+    for scenario in scenarios:
+        env = make_env(scenario, {**kwargs, "reference": True})
+        ids = list(env.unwrapped.sample_ids)
+        if max_samples < len(ids):
+            rng = np.random.default_rng([seed, SCENARIO_ORDER.index(scenario), 1])
+            ids = sorted(rng.choice(ids, size=max_samples, replace=False).tolist())
+        for sample_id in ids:
+            obs, info = env.reset(options={"sample_id": sample_id})
+            options = list(info["options"])
+            j = next(i for i, o in enumerate(options) if info["oracle"] in (f"{letter(i)}. {o}", o))
+            prompt, images = _prompt_and_images(obs)
+            rows.append(
+                {
+                    "prompt": prompt,
+                    "images": images,
+                    "scenario": scenario,
+                    "sample_id": int(sample_id),
+                    "replies": "[]",
+                    "options": json.dumps(options),
+                    "target": reply_form(options, j, reply_format),
+                    "seed": seed,
+                }
+            )
+        env.close()
+    return rows
 
 
 def oracle_replies(rows: list[dict[str, Any]], kwargs: dict[str, Any]) -> list[str]:
@@ -807,10 +889,18 @@ def oracle_replies(rows: list[dict[str, Any]], kwargs: dict[str, Any]) -> list[s
     return replies
 
 
-def format_warmup(model_dir: Path, rows: list[dict[str, Any]], args: Args, out_dir: Path) -> Path:
+def format_warmup(
+    model_dir: Path,
+    rows: list[dict[str, Any]],
+    args: Args,
+    out_dir: Path,
+    knowledge: list[dict[str, Any]] | None = None,
+) -> Path:
     """Supervised warm-up of all parameters on ``rows`` with :func:`warmup_target`; saves to ``out_dir``.
 
-    Only the reply tokens (and the end-of-turn token) are trained. Returns ``out_dir``.
+    ``knowledge`` rows (see :func:`knowledge_rows`) join the pool with their fixed ``target``; batches are
+    drawn uniformly from the pool. Only the reply tokens (and the end-of-turn token) are trained.
+    Returns ``out_dir``.
     """
     import numpy as np
     import torch
@@ -824,6 +914,7 @@ def format_warmup(model_dir: Path, rows: list[dict[str, Any]], args: Args, out_d
     model = AutoModelForImageTextToText.from_pretrained(str(model_dir), dtype=torch.float32).to(device)
     model.train()
     oracles = oracle_replies(rows, env_kwargs(args, args.train_split))
+    pool = list(rows) + list(knowledge or [])
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.sft_learning_rate)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / max(1, args.sft_steps)))
@@ -832,21 +923,24 @@ def format_warmup(model_dir: Path, rows: list[dict[str, Any]], args: Args, out_d
     tokenizer = processor.tokenizer
     start = time.perf_counter()
     for step in range(args.sft_steps):
-        batch = rng.choice(len(rows), size=min(args.sft_batch_size, len(rows)), replace=False)
+        batch = rng.choice(len(pool), size=min(args.sft_batch_size, len(pool)), replace=False)
         prompts, fulls, images = [], [], []
         for i in batch:
-            prompt = _with_images(rows[i]["prompt"], rows[i]["images"])
-            target = warmup_target(
-                json.loads(rows[i]["options"]),
-                oracles[i],
-                args.sft_oracle_fraction,
-                rng,
-                args.sft_reply_format,
-            )
+            prompt = _with_images(pool[i]["prompt"], pool[i]["images"])
+            if i >= len(rows):
+                target = pool[i]["target"]
+            else:
+                target = warmup_target(
+                    json.loads(rows[i]["options"]),
+                    oracles[i],
+                    args.sft_oracle_fraction,
+                    rng,
+                    args.sft_reply_format,
+                )
             answer = {"role": "assistant", "content": [{"type": "text", "text": target}]}
             prompts.append(processor.apply_chat_template(prompt, add_generation_prompt=True, tokenize=False))
             fulls.append(processor.apply_chat_template(prompt + [answer], tokenize=False))
-            images.append(rows[i]["images"])
+            images.append(pool[i]["images"])
         tokenizer.padding_side = "right"
         enc = processor(text=fulls, images=images, return_tensors="pt", padding=True)
         prompt_lengths = [len(ids) for ids in processor(text=prompts, images=images)["input_ids"]]
@@ -1136,11 +1230,26 @@ def run(args: Args) -> dict[str, Any]:
         train, env_kwargs(args, args.train_split), args.max_train_samples, args.states_per_sample, args.seed
     )
     logger.info("%d training rows from %s", len(rows), ", ".join(train))
+    knowledge: list[dict[str, Any]] = []
+    if args.sft_steps > 0 and args.knowledge_samples > 0:
+        names = (
+            list(SCENARIO_ORDER)
+            if args.knowledge_envs.strip().lower() == "all"
+            else _scenario_list(args.knowledge_envs)
+        )
+        knowledge = knowledge_rows(
+            names,
+            env_kwargs(args, args.train_split),
+            args.knowledge_samples,
+            args.seed,
+            args.sft_reply_format,
+        )
+        logger.info("%d knowledge rows (reference setting) from %s", len(knowledge), ", ".join(names))
     timings["data_s"] = time.perf_counter() - clock
 
     if args.sft_steps > 0:
         clock = time.perf_counter()
-        model_path = str(format_warmup(Path(model_path), rows, args, out / "warmup-model"))
+        model_path = str(format_warmup(Path(model_path), rows, args, out / "warmup-model", knowledge))
         timings["warmup_s"] = time.perf_counter() - clock
 
     eval_scenarios = (
@@ -1178,6 +1287,7 @@ def run(args: Args) -> dict[str, Any]:
         "config": dataclasses.asdict(args),
         "model_path": model_path,
         "train_rows": len(rows),
+        "knowledge_rows": len(knowledge),
         "reward": {**tenths(curve), "curve": curve},
         "train_metrics_by_tenth": metrics_by_tenth,
         "before": before,
