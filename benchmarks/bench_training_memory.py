@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Peak GPU memory and step time of both GRPO recipes, at the paper's per-device settings.
 
-    python training/bench_memory.py --shape qwen3-vl-2b --out bench.json          # needs a GPU
+    python benchmarks/bench_training_memory.py --shape qwen3-vl-2b --out bench.json          # needs a GPU
 
 No download: the model is built with random weights and the *architecture and size* of a real VLM (the
 shapes below, written from the published configs), with the tiny model's tokenizer and processor and the
@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "training"))
 
 import grpo  # noqa: E402  (training/grpo.py)
 
