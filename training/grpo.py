@@ -15,6 +15,10 @@ Launch commands (run from the repository root):
     # Multi-turn recipe for tool-calling VLMs (Qwen3-VL ...): tools = interventions, answer, abstain.
     python training/grpo.py --recipe multi-turn --model Qwen/Qwen3-VL-2B-Instruct --out runs/grpo-mt
 
+    # The paper's recipe on the authors' train parquet (tdemin16/ProactiveBench, split train, downloaded).
+    python training/grpo.py --model Qwen/Qwen2.5-VL-3B-Instruct --data parquet \
+        --train-data /path/to/ProactiveBench/data --reward-suggestion 0.75 --out runs/grpo-qwen3b
+
     # A tiny VLM built offline, synthetic data, a laptop CPU, under 15 minutes.
     python training/grpo.py --preset cpu-demo
 
@@ -26,6 +30,9 @@ How it works, in the order main() runs it:
    first k useful suggestions for a few k, so prompts mix ambiguous first frames and clear last frames.
    Each row carries the prompt exactly as the env renders it (``proactive_gym.protocol.to_messages``)
    plus what is needed to rebuild that state: scenario, sample_id, the replies so far (JSON), seed.
+   With ``--data parquet`` the rows come from the authors' train parquet instead (``--train-data``,
+   ``training/parquet_data.py``) and the reward scores a reply against the row's own ground truth and
+   proactive actions with the env's parser; the evaluation still runs on envs.
 3. The reward replays every sampled reply through the env's own scorer: rebuild the state with
    ``env.reset(options={"sample_id": i, "replies": prefix})``, ``env.step(reply)``, return the reward
    (1 correct category, ``--reward-suggestion`` for a useful suggestion, 0 otherwise), so training and
@@ -103,15 +110,22 @@ class Args:
     data: str = _arg(
         "synthetic",
         "Episode source: 'synthetic' (built-in, generated on first use), "
-        "'released' (the authors' files under --data-root) or 'auto'.",
+        "'released' (the authors' files under --data-root), 'auto', or 'parquet' (training rows from the "
+        "authors' train parquet, --train-data; the evaluation envs read --data-root when given, else synthetic).",
     )
     data_root: str | None = _arg(
         None, "Released-format data root; the train split is <data-root>/<train-split>/."
     )
+    train_data: str | None = _arg(
+        None,
+        "--data parquet only: the authors' train parquet (tdemin16/ProactiveBench, split train): a .parquet "
+        "file or a folder searched recursively for *.parquet. Separate from --data-root, which the "
+        "before/after evaluation envs still read.",
+    )
     train_split: str = _arg("train", "Split the training prompts come from.")
     eval_split: str = _arg("test", "Split the before/after evaluation runs on.")
     max_train_samples: int | None = _arg(
-        None, "Episodes sampled per training scenario (seeded); all if unset."
+        None, "Episodes sampled per training scenario (seeded); with --data parquet, rows; all if unset."
     )
     states_per_sample: int = _arg(
         3,
@@ -367,12 +381,18 @@ def check_args(args: Args) -> None:
             _scenario_list(spec)
         except ValueError as err:
             raise UsageError(f"{flag}: {err}") from None
-    if args.data not in ("synthetic", "released", "auto"):
-        raise UsageError(f"unknown --data {args.data!r}; use synthetic, released or auto")
+    if args.data not in ("synthetic", "released", "auto", "parquet"):
+        raise UsageError(f"unknown --data {args.data!r}; use synthetic, released, auto or parquet")
     if args.data == "released" and not args.data_root:
         raise UsageError(
             "--data released needs --data-root DIR (a released-format data root, SPEC section 2)"
         )
+    if args.data == "parquet":
+        _check_parquet_args(args)
+    elif args.train_data:
+        raise UsageError(f"--train-data is read only with --data parquet (got --data {args.data})")
+    if args.max_train_samples is not None and args.max_train_samples < 1:
+        raise UsageError(f"--max-train-samples must be at least 1, not {args.max_train_samples}")
     if args.num_generations < 2:
         raise UsageError("--num-generations must be at least 2 (GRPO compares completions within a group)")
     batch = args.per_device_train_batch_size * args.gradient_accumulation_steps
@@ -412,8 +432,46 @@ def check_args(args: Args) -> None:
             f"missing package(s) {', '.join(missing)} for training: {'; '.join(sorted(fixes))}"
             + (" (or --report-to none)" if "tensorboard" in missing else "")
         )
+    if args.data == "parquet":
+        try:  # the schemas only (pyarrow, installed with datasets); no row is read
+            _parquet_data().check_columns(_parquet_data().parquet_files(args.train_data))
+        except ValueError as err:
+            raise UsageError(f"--train-data: {err}") from None
     if args.model != "tiny":
         check_model(args.model, args.recipe)
+
+
+def _check_parquet_args(args: Args) -> None:
+    """``--data parquet``: a training path that exists, and no option that needs env training rows."""
+    if not args.train_data:
+        raise UsageError(
+            "--data parquet needs --train-data PATH (the authors' train parquet: a .parquet file or a folder "
+            "of them, e.g. the data/ folder of tdemin16/ProactiveBench)"
+        )
+    if not Path(args.train_data).exists():
+        raise UsageError(f"--train-data: no such file or folder: {args.train_data}")
+    if args.recipe != "single-turn":
+        raise UsageError(
+            "--data parquet trains the single-turn recipe only (its rows are single states, not episodes); "
+            "use --recipe single-turn, or env data (--data synthetic or released) for multi-turn"
+        )
+    if args.sft_steps > 0:
+        raise UsageError(
+            "--sft-steps: the format warm-up (and its knowledge phase) replays env states and does not run "
+            "on --data parquet rows; use --sft-steps 0"
+        )
+
+
+def _parquet_data() -> Any:
+    """``training/parquet_data.py``, loaded from this file's folder however this script was loaded."""
+    name = "proactive_gym_training_parquet_data"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("parquet_data.py"))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def check_model(model: str, recipe: str) -> None:
@@ -475,9 +533,12 @@ def check_tool_calling(processor: Any, model: str) -> None:
 
 def env_kwargs(args: Args, split: str) -> dict[str, Any]:
     """Keyword arguments of ``gym.make`` for every env of the run (JSON-serialisable)."""
+    data = args.data
+    if data == "parquet":  # the parquet holds training rows only; the envs (evaluation) read these
+        data = "released" if args.data_root else "synthetic"
     kwargs: dict[str, Any] = {
         "split": split,
-        "data": args.data,
+        "data": data,
         "reward": {"correct": args.reward_correct, "useful_suggestion": args.reward_suggestion},
     }
     if args.data_root:
@@ -667,17 +728,60 @@ class EnvReward:
             reward, outcome = self.score(scen, sid, json.loads(prefix), completion_text(completion))
             rewards.append(reward)
             outcomes.append(outcome)
-        if log_metric is not None:
-            for name in (
-                "correct",
-                "useful_suggestion",
-                "wrong_answer",
-                "abstain",
-                "useless_suggestion",
-                "unparsable",
-                "out_of_turns",
-            ):
-                log_metric(f"outcome/{name}", outcomes.count(name) / len(outcomes))
+        _log_outcomes(log_metric, outcomes)
+        return rewards
+
+
+def _log_outcomes(log_metric: Any, outcomes: list[str]) -> None:
+    """Log the share of every outcome name (``proactive_gym.config.OUTCOMES``) as ``outcome/<name>``."""
+    from proactive_gym.config import OUTCOMES
+
+    if log_metric is not None and outcomes:
+        for name in OUTCOMES:
+            log_metric(f"outcome/{name}", outcomes.count(name) / len(outcomes))
+
+
+class ParquetReward:
+    """Reward function for rows of the authors' train parquet (``--data parquet``): no env to replay.
+
+    Called by TRL like :class:`EnvReward`, with the row columns ``options``, ``ground_truth`` and
+    ``proactive_actions`` (JSON lists, see ``training/parquet_data.py``): each completion is read by the
+    env's strict parser against the row's options and scored 1 (``--reward-correct``) for the ground truth,
+    r_p for one of the proactive actions, 0 otherwise (``parquet_data.score_reply``). Logs
+    ``outcome/<name>`` shares like :class:`EnvReward`.
+    """
+
+    __name__ = "parquet_reward"
+
+    def __init__(self, reward_correct: float, reward_suggestion: float):
+        self.reward_correct = reward_correct
+        self.reward_suggestion = reward_suggestion
+
+    def __call__(
+        self,
+        completions: list[Any],
+        options: list[str],
+        ground_truth: list[str],
+        proactive_actions: list[str],
+        log_metric: Any = None,
+        **_: Any,
+    ) -> list[float]:
+        score = _parquet_data().score_reply
+        rewards, outcomes = [], []
+        for completion, shown, truth, actions in zip(
+            completions, options, ground_truth, proactive_actions, strict=True
+        ):
+            reward, outcome = score(
+                completion_text(completion),
+                json.loads(shown),
+                truth,
+                json.loads(actions),
+                self.reward_correct,
+                self.reward_suggestion,
+            )
+            rewards.append(reward)
+            outcomes.append(outcome)
+        _log_outcomes(log_metric, outcomes)
         return rewards
 
 
@@ -1070,6 +1174,8 @@ def make_trainer(args: Args, model_path: str, dataset: Any, output_dir: Path) ->
         check_tool_calling(processor, model_path)
         extra["environment_factory"] = _EpisodeFactory(kwargs)
         reward: Any = MultiTurnReward()
+    elif args.data == "parquet":
+        reward = ParquetReward(args.reward_correct, args.reward_suggestion)
     else:
         reward = EnvReward(kwargs)
     trainer_class = _trainer_class() if args.recipe == "multi-turn" else GRPOTrainer
@@ -1226,10 +1332,26 @@ def run(args: Args) -> dict[str, Any]:
 
     model_path = resolve_model(args, out)
     train = args.train_scenarios()
-    rows = build_rows(
-        train, env_kwargs(args, args.train_split), args.max_train_samples, args.states_per_sample, args.seed
-    )
-    logger.info("%d training rows from %s", len(rows), ", ".join(train))
+    if args.data == "parquet":
+        try:
+            rows = _parquet_data().load_parquet_rows(args.train_data, args.max_train_samples, args.seed)
+        except _parquet_data().ParquetDataError as err:
+            raise UsageError(f"--train-data: {err}") from None
+        by_scenario = {
+            s: sum(r["scenario"] == s for r in rows) for s in sorted({r["scenario"] for r in rows})
+        }
+        logger.info(
+            "%d training rows from %s, by inferred scenario: %s", len(rows), args.train_data, by_scenario
+        )
+    else:
+        rows = build_rows(
+            train,
+            env_kwargs(args, args.train_split),
+            args.max_train_samples,
+            args.states_per_sample,
+            args.seed,
+        )
+        logger.info("%d training rows from %s", len(rows), ", ".join(train))
     knowledge: list[dict[str, Any]] = []
     if args.sft_steps > 0 and args.knowledge_samples > 0:
         names = (
