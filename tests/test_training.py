@@ -73,9 +73,10 @@ def test_defaults_are_the_paper_recipe_and_presets_yield_to_flags():
     demo = grpo.parse_args(["--preset", "cpu-demo", "--learning-rate", "0.5", "--use-lora", "false"])
     assert (demo.model, demo.learning_rate, demo.use_lora) == ("tiny", 0.5, False)
     assert demo.max_steps == grpo.PRESETS["cpu-demo"]["max_steps"]
-    knowing = grpo.parse_args(["--preset", "cpu-demo-knowledge"])
-    assert (knowing.model, knowing.sft_reply_format, knowing.knowledge_envs) == ("tiny", "mixed", "all")
-    assert knowing.knowledge_samples > 0 and args.knowledge_samples == 0  # off unless asked for
+    assert (demo.sft_reply_format, demo.knowledge_envs, demo.tiny_image_size) == ("mixed", "all", 128)
+    assert (demo.vision_pretrain_steps, demo.knowledge_samples, demo.reward_suggestion) == (400, 400, 1.0)
+    # the supervised stages are off unless asked for
+    assert (args.knowledge_samples, args.vision_pretrain_steps, args.sft_steps) == (0, 0, 0)
 
 
 @pytest.mark.parametrize(
@@ -84,6 +85,9 @@ def test_defaults_are_the_paper_recipe_and_presets_yield_to_flags():
         ({"train_envs": "QuickDraw,Atari"}, "--train-envs: unknown scenario 'Atari'"),
         ({"eval_envs": "ROD,nope"}, "--eval-envs: unknown scenario 'nope'"),
         ({"recipe": "three-turn"}, "unknown --recipe 'three-turn'"),
+        ({"vision_pretrain_steps": 5}, "--vision-pretrain-steps learns from the knowledge rows"),
+        ({"vision_pretrain_steps": 5, "sft_steps": 5}, "--vision-pretrain-steps learns from the knowledge"),
+        ({"tiny_image_size": 100}, "--tiny-image-size must be a multiple of 32 of at least 64"),
         (
             {"num_generations": 3, "per_device_train_batch_size": 8, "gradient_accumulation_steps": 1},
             "not a multiple of --num-generations 3",
@@ -484,6 +488,35 @@ def test_knowledge_rows_are_reference_states_with_the_correct_category(fixture_r
     ]
     assert len(one) == 2 and len({r["sample_id"] for r in one}) == 2
     assert [r["target"] for r in grpo.knowledge_rows(["QuickDraw"], kwargs, 5, 0, "letter")] == ["B. Cat."]
+
+
+def test_vision_pretraining_trains_the_vision_tower_only(fixture_root, tmp_path):
+    pytest.importorskip("trl")
+    import torch
+    from safetensors.torch import load_file
+
+    from proactive_gym.models import build_tiny_qwen3_vl
+
+    model = build_tiny_qwen3_vl(tmp_path / "tiny", seed=0, image_size=128)
+    assert json.loads((model / "processor_config.json").read_text())["image_processor"]["size"] == {
+        "longest_edge": 128 * 128,
+        "shortest_edge": 64 * 64,
+    }
+    kwargs = grpo.env_kwargs(_args(fixture_root), "test")
+    rows = grpo.knowledge_rows(["QuickDraw", "ROD", "COCO"], kwargs, 5, seed=0, reply_format="mixed")
+    args = _args(fixture_root, vision_pretrain_steps=3, vision_pretrain_batch_size=2)
+    first = grpo.vision_pretrain(model, rows, args, tmp_path / "a")
+    again = grpo.vision_pretrain(model, rows, args, tmp_path / "b")
+    before, after = load_file(model / "model.safetensors"), load_file(first / "model.safetensors")
+    assert before.keys() == after.keys()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    vision = {k for k in before if ".visual." in k}
+    assert changed and changed <= vision  # the language model and the embeddings are untouched
+    assert any("patch_embed" in k for k in changed)
+    assert all(torch.equal(after[k], t) for k, t in load_file(again / "model.safetensors").items())
+    assert (first / "processor_config.json").read_text() == (model / "processor_config.json").read_text()
+    with pytest.raises(ValueError, match="image_size must be a multiple of 32"):
+        build_tiny_qwen3_vl(tmp_path / "bad", image_size=48)
 
 
 def test_mixed_reply_form_letters_suggestions_and_names_categories(fixture_root):

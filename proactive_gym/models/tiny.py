@@ -295,7 +295,7 @@ def _tiny_config(tokenizer: Any) -> Any:
     return Qwen3VLConfig(text_config=text_config, vision_config=vision_config, **top)
 
 
-def build_tiny_qwen3_vl(out_dir: str | Path, seed: int = 0) -> Path:
+def build_tiny_qwen3_vl(out_dir: str | Path, seed: int = 0, image_size: int = 256) -> Path:
     """Build a tiny random-weight Qwen3-VL with tokenizer, processor and chat template in ``out_dir``.
 
     Deterministic: the same ``seed`` gives byte-identical weights and the same tokenizer. Takes a few
@@ -306,6 +306,9 @@ def build_tiny_qwen3_vl(out_dir: str | Path, seed: int = 0) -> Path:
         out_dir: Directory to write (created if missing; existing files of the same names are replaced).
         seed: Seed of the weight initialisation (a private ``torch.Generator`` state; the global RNG is
             restored afterwards).
+        image_size: Pixel budget of the image processor, as the side of a square: an image is resized
+            (aspect ratio kept, sides multiples of 32) to at most ``image_size**2`` pixels, so a square
+            image of side 256 gives 64 image tokens, 128 gives 16. A multiple of 32, at least 64.
 
     Returns:
         ``out_dir`` as a :class:`~pathlib.Path`.
@@ -316,6 +319,10 @@ def build_tiny_qwen3_vl(out_dir: str | Path, seed: int = 0) -> Path:
 
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise TypeError(f"seed must be an int, got {seed!r}")
+    if not isinstance(image_size, int) or isinstance(image_size, bool) or image_size < 64 or image_size % 32:
+        raise ValueError(
+            f"image_size must be a multiple of 32 of at least 64 (e.g. 128, 256), got {image_size!r}"
+        )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -326,7 +333,7 @@ def build_tiny_qwen3_vl(out_dir: str | Path, seed: int = 0) -> Path:
         temporal_patch_size=2,
         merge_size=2,
         min_pixels=32 * 32 * 4,
-        max_pixels=256 * 256,
+        max_pixels=image_size * image_size,
         image_mean=[0.5, 0.5, 0.5],
         image_std=[0.5, 0.5, 0.5],
     )
