@@ -557,6 +557,20 @@ def test_before_after_table_marks_in_domain_and_held_out():
         "| mean | in-domain | 15.0 | 35.0 | 0.75 | 1.25 |",
         "| mean | held-out | 0.0 | 12.5 | 0.00 | 2.00 |",
     ]
+    changes = {
+        "ROD": {"gained": 5, "lost": 1},
+        "QuickDraw": {"gained": 8, "lost": 0},
+        "COCO": {"gained": 9, "lost": 1},
+    }
+    assert grpo.before_after_table(before, after, ["QuickDraw", "COCO"], changes).splitlines()[::2] == [
+        "| scenario | split | acc before | acc after | psr before | psr after | episodes gained | episodes lost |",
+        "| ROD | held-out | 0.0 | 12.5 | 0.00 | 2.00 | 5 | 1 |",
+        "| COCO | in-domain | 20.0 | 40.0 | 1.00 | 1.00 | 9 | 1 |",
+        "| mean | held-out | 0.0 | 12.5 | 0.00 | 2.00 | 5 | 1 |",
+    ]
+    assert grpo.before_after_table(before, after, ["QuickDraw", "COCO"], changes).splitlines()[5] == (
+        "| mean | in-domain | 15.0 | 35.0 | 0.75 | 1.25 | 17 | 1 |"
+    )
     assert grpo.tenths([0.0] * 10 + [1.0] * 10) == {"first_tenth": 0.0, "last_tenth": 1.0, "gain": 1.0}
     history = [{"reward": 0.0, "outcome/abstain": 0.5, "loss": 1.0}] * 10 + [
         {"reward": 1.0, "outcome/abstain": 0.0}
@@ -592,6 +606,8 @@ def test_run_end_to_end_writes_adapter_table_and_config(fixture_root, tiny_model
     assert sorted(summary["before"]) == ["MVP-N", "QuickDraw"] == sorted(summary["after"])
     assert summary["in_domain"] == ["QuickDraw"] and summary["held_out"] == ["MVP-N"]
     table = (out / "adapter" / "before_after.md").read_text()
+    assert "episodes gained | episodes lost |" in table
+    assert sorted(summary["episodes_changed"]) == ["MVP-N", "QuickDraw"]
     assert "| MVP-N | held-out |" in table and "| QuickDraw | in-domain |" in table
     saved = json.loads((out / "adapter" / "before_after.json").read_text())
     assert saved["config"]["lora_r"] == 16 and saved["config"]["train_envs"] == "QuickDraw"
@@ -601,3 +617,23 @@ def test_run_end_to_end_writes_adapter_table_and_config(fixture_root, tiny_model
     assert json.loads((out / "eval-after" / "config.json").read_text())["agent_options"]["adapter"] == str(
         out / "adapter"
     )
+
+
+def test_paired_changes_count_the_episodes_that_flipped(tmp_path):
+    def write(run, outcomes):
+        run.mkdir()
+        lines = [json.dumps({"scenario": s, "sample_id": i, "outcome": o}) for (s, i), o in outcomes.items()]
+        (run / "episodes.jsonl").write_text("\n".join(lines) + "\n")
+
+    write(
+        tmp_path / "before",
+        {("ROD", 0): "correct", ("ROD", 1): "wrong_answer", ("ROD", 2): "abstain", ("COCO", 0): "correct"},
+    )
+    write(
+        tmp_path / "after",
+        {("ROD", 0): "wrong_answer", ("ROD", 1): "correct", ("ROD", 2): "correct", ("COCO", 0): "correct"},
+    )
+    assert grpo.paired_changes(tmp_path / "before", tmp_path / "after") == {
+        "COCO": {"gained": 0, "lost": 0},
+        "ROD": {"gained": 2, "lost": 1},
+    }

@@ -1360,14 +1360,48 @@ def evaluate_model(
     return {s: {"acc": float(summary.acc[s]), "psr": float(summary.psr[s])} for s in scenarios}
 
 
+def paired_changes(before_dir: Path, after_dir: Path) -> dict[str, dict[str, int]]:
+    """Per scenario, the episodes that changed between the two evaluations (the same episodes, same seeds):
+    ``gained`` = correct after but not before, ``lost`` = correct before but not after. Read from the
+    harness's ``episodes.jsonl`` files; a paired count says more than two accs on a few dozen episodes."""
+
+    def correct(run: Path) -> dict[tuple[str, int], bool]:
+        with open(run / "episodes.jsonl") as handle:
+            records = [json.loads(line) for line in handle if line.strip()]
+        return {(r["scenario"], r["sample_id"]): r["outcome"] == "correct" for r in records}
+
+    before, after = correct(before_dir), correct(after_dir)
+    changes: dict[str, dict[str, int]] = {}
+    for (scenario, sample_id), was in sorted(before.items()):
+        now = after.get((scenario, sample_id))
+        entry = changes.setdefault(scenario, {"gained": 0, "lost": 0})
+        if now is not None and now != was:
+            entry["gained" if now else "lost"] += 1
+    return changes
+
+
 def before_after_table(
-    before: dict[str, dict[str, float]], after: dict[str, dict[str, float]], in_domain: list[str]
+    before: dict[str, dict[str, float]],
+    after: dict[str, dict[str, float]],
+    in_domain: list[str],
+    changes: dict[str, dict[str, int]] | None = None,
 ) -> str:
-    """Markdown table: acc and psr per scenario before and after, in-domain vs held-out marked."""
+    """Markdown table: acc and psr per scenario before and after, in-domain vs held-out marked; with
+    ``changes`` (:func:`paired_changes`) also the episodes gained and lost (summed in the mean rows)."""
+    paired = changes is not None
     lines = [
-        "| scenario | split | acc before | acc after | psr before | psr after |",
-        "|---|---|---|---|---|---|",
+        "| scenario | split | acc before | acc after | psr before | psr after |"
+        + (" episodes gained | episodes lost |" if paired else ""),
+        "|---|---|---|---|---|---|" + ("---|---|" if paired else ""),
     ]
+
+    def counts(names: list[str]) -> str:
+        if not paired:
+            return ""
+        gained = sum(changes.get(s, {}).get("gained", 0) for s in names)
+        lost = sum(changes.get(s, {}).get("lost", 0) for s in names)
+        return f" {gained} | {lost} |"
+
     groups: dict[str, list[str]] = {"in-domain": [], "held-out": []}
     for scenario in [s for s in SCENARIO_ORDER if s in before]:
         kind = "in-domain" if scenario in in_domain else "held-out"
@@ -1375,6 +1409,7 @@ def before_after_table(
         b, a = before[scenario], after[scenario]
         lines.append(
             f"| {scenario} | {kind} | {b['acc']:.1f} | {a['acc']:.1f} | {b['psr']:.2f} | {a['psr']:.2f} |"
+            + counts([scenario])
         )
     for kind, names in groups.items():
         if names:
@@ -1382,7 +1417,9 @@ def before_after_table(
             a_acc = sum(after[s]["acc"] for s in names) / len(names)
             b_psr = sum(before[s]["psr"] for s in names) / len(names)
             a_psr = sum(after[s]["psr"] for s in names) / len(names)
-            lines.append(f"| mean | {kind} | {b_acc:.1f} | {a_acc:.1f} | {b_psr:.2f} | {a_psr:.2f} |")
+            lines.append(
+                f"| mean | {kind} | {b_acc:.1f} | {a_acc:.1f} | {b_psr:.2f} | {a_psr:.2f} |" + counts(names)
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -1481,13 +1518,15 @@ def run(args: Args) -> dict[str, Any]:
     del trainer
 
     after: dict[str, dict[str, float]] = {}
+    changes: dict[str, dict[str, int]] = {}
     if before:
         clock = time.perf_counter()
         after = evaluate_model(
             args, model_path, str(adapter) if args.use_lora else None, eval_scenarios, out / "eval-after"
         )
         timings["eval_after_s"] = time.perf_counter() - clock
-        table = before_after_table(before, after, train)
+        changes = paired_changes(out / "eval-before", out / "eval-after")
+        table = before_after_table(before, after, train, changes)
         (out / "before_after.md").write_text(table)
         (adapter / "before_after.md").write_text(table)
         logger.info("before/after:\n%s", table)
@@ -1501,6 +1540,7 @@ def run(args: Args) -> dict[str, Any]:
         "train_metrics_by_tenth": metrics_by_tenth,
         "before": before,
         "after": after,
+        "episodes_changed": changes,
         "in_domain": train,
         "held_out": [s for s in eval_scenarios if s not in train],
         "timings_s": timings,
