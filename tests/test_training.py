@@ -73,7 +73,7 @@ def test_defaults_are_the_paper_recipe_and_presets_yield_to_flags():
     demo = grpo.parse_args(["--preset", "cpu-demo", "--learning-rate", "0.5", "--use-lora", "false"])
     assert (demo.model, demo.learning_rate, demo.use_lora) == ("tiny", 0.5, False)
     assert demo.max_steps == grpo.PRESETS["cpu-demo"]["max_steps"]
-    assert (demo.sft_reply_format, demo.knowledge_envs, demo.tiny_image_size) == ("mixed", "all", 128)
+    assert (demo.sft_reply_format, demo.knowledge_envs, demo.tiny_image_size) == ("suggest-letter", "all", 128)
     assert (demo.vision_pretrain_steps, demo.knowledge_samples, demo.reward_suggestion) == (400, 400, 1.0)
     # the supervised stages are off unless asked for
     assert (args.knowledge_samples, args.vision_pretrain_steps, args.sft_steps) == (0, 0, 0)
@@ -95,7 +95,10 @@ def test_defaults_are_the_paper_recipe_and_presets_yield_to_flags():
         ({"data": "released", "data_root": None}, "--data released needs --data-root"),
         ({"knowledge_envs": "ROD,Pong"}, "--knowledge-envs: unknown scenario 'Pong'"),
         ({"knowledge_samples": -1}, "--knowledge-samples must be >= 0"),
-        ({"sft_reply_format": "emoji"}, "--sft-reply-format must be text, letter or mixed"),
+        (
+            {"sft_reply_format": "emoji"},
+            "--sft-reply-format must be one of text, letter, mixed, suggest-letter",
+        ),
     ],
 )
 def test_bad_arguments_get_one_clear_message(overrides, message):
@@ -526,15 +529,24 @@ def test_mixed_reply_form_letters_suggestions_and_names_categories(fixture_root)
     options = list(info["options"])
     forms = [grpo.reply_form(options, j, "mixed") for j in range(len(options))]
     assert forms == ["A.", "B.", "Cup.", "Cat.", "Lamp.", "Shoe."]
+    assert options[1] == "I cannot tell."  # suggest-letter: only the suggestion is a letter
+    assert [grpo.reply_form(options, j, "suggest-letter") for j in range(len(options))] == [
+        "A.",
+        "I cannot tell.",
+        "Cup.",
+        "Cat.",
+        "Lamp.",
+        "Shoe.",
+    ]
     assert (
         grpo.reply_form(options, 3, "letter") == "D. Cat."
         and grpo.reply_form(options, 0, "text") == options[0]
     )
     outcomes = []
-    for reply in forms[:2] + ["Cat."]:
+    for reply in forms[:2] + ["Cat.", "I cannot tell."]:
         env.reset(options={"sample_id": 0})
         outcomes.append(env.step(reply)[4]["outcome"])
-    assert outcomes == ["useful_suggestion", "abstain", "correct"]
+    assert outcomes == ["useful_suggestion", "abstain", "correct", "abstain"]
 
 
 def test_before_after_table_marks_in_domain_and_held_out():

@@ -65,6 +65,7 @@ logger = logging.getLogger("proactive_gym.training.grpo")
 
 SCENARIO_ORDER = ("ROD", "VSOD", "MVP-N", "ImageNet-C", "QuickDraw", "ChangeIt", "COCO")
 RECIPES = ("single-turn", "multi-turn")
+REPLY_FORMATS = ("text", "letter", "mixed", "suggest-letter")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -180,8 +181,10 @@ class Args:
     sft_reply_format: str = _arg(
         "text",
         "Warm-up target form: 'text' (the option's text, e.g. 'Vase.'), "
-        "'letter' (e.g. 'C. Vase.') or 'mixed' (a category as its text, 'Vase.'; any other option as its "
-        "bare letter, 'B.', which parses whatever the option's wording). All are replies the env parses.",
+        "'letter' (e.g. 'C. Vase.'), 'mixed' (a category as its text, 'Vase.'; any other option as its "
+        "bare letter, 'B.', which parses whatever the option's wording) or 'suggest-letter' (a suggestion "
+        "as its bare letter, the abstain option and the categories as their text, so that in the warm-up "
+        "a letter always names a suggestion). All are replies the env parses.",
     )
     sft_oracle_fraction: float = _arg(
         0.0,
@@ -282,7 +285,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "knowledge_envs": "all",
         "vision_pretrain_steps": 400,
         "sft_steps": 1200,
-        "sft_reply_format": "mixed",
+        "sft_reply_format": "suggest-letter",
         # r_p 1.0: the tiny model cannot read which letter is the abstain option, so a suggestion it makes
         # is useful about half the time; at r_p 0.75 or 0.9 answering pays more and GRPO stops asking.
         "reward_suggestion": 1.0,
@@ -294,7 +297,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "lora_target_modules": "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
         "max_steps": 300,
         "max_completion_length": 16,
-        "eval_max_episodes": 40,
+        "eval_max_episodes": 100,
         "eval_max_new_tokens": 16,
         "eval_batch_size": 40,
         "save_steps": 1000,
@@ -412,8 +415,10 @@ def check_args(args: Args) -> None:
         )
     if args.states_per_sample < 1:
         raise UsageError("--states-per-sample must be at least 1")
-    if args.sft_reply_format not in ("text", "letter", "mixed"):
-        raise UsageError(f"--sft-reply-format must be text, letter or mixed, not {args.sft_reply_format!r}")
+    if args.sft_reply_format not in REPLY_FORMATS:
+        raise UsageError(
+            f"--sft-reply-format must be one of {', '.join(REPLY_FORMATS)}, not {args.sft_reply_format!r}"
+        )
     if args.knowledge_samples < 0:
         raise UsageError(f"--knowledge-samples must be >= 0, not {args.knowledge_samples}")
     if args.vision_pretrain_steps < 0:
@@ -951,15 +956,20 @@ def warmup_target(
 
 
 def reply_form(options: list[str], j: int, reply_format: str) -> str:
-    """Option ``j`` of ``options`` written in ``reply_format``: ``"Vase."`` (text), ``"C. Vase."`` (letter),
-    or (mixed) the text for one of the last four options (the categories) and ``"B."`` for the others."""
-    from proactive_gym.protocol import letter
+    """Option ``j`` of ``options`` written in ``reply_format`` (one of :data:`REPLY_FORMATS`): ``"Vase."``
+    (text), ``"C. Vase."`` (letter); mixed: the text for one of the last four options (the categories) and
+    ``"B."`` for the others; suggest-letter: ``"B."`` for a suggestion (neither a category nor the abstain
+    option), the text for the others."""
+    from proactive_gym.protocol import is_abstain, letter
 
-    if reply_format == "text" or (reply_format == "mixed" and j >= len(options) - 4):
-        return options[j]
-    if reply_format == "mixed":
+    category = j >= len(options) - 4
+    if reply_format == "mixed" and not category:
         return f"{letter(j)}."
-    return f"{letter(j)}. {options[j]}"
+    if reply_format == "suggest-letter" and not category and not is_abstain(options[j]):
+        return f"{letter(j)}."
+    if reply_format == "letter":
+        return f"{letter(j)}. {options[j]}"
+    return options[j]
 
 
 def knowledge_rows(
