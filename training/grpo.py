@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""GRPO that teaches a vision-language model to be proactive, with the ProactiveBench envs as the reward.
+r"""GRPO that teaches a vision-language model to be proactive, with the ProactiveBench envs as the reward.
 
 Launch commands (run from the repository root):
 
@@ -37,10 +37,12 @@ How it works, in the order main() runs it:
    ``env.reset(options={"sample_id": i, "replies": prefix})``, ``env.step(reply)``, return the reward
    (1 correct category, ``--reward-suggestion`` for a useful suggestion, 0 otherwise), so training and
    evaluation can never disagree on what "correct" means.
-4. (Optional, the CPU demo uses it) a short supervised format warm-up on the training scenarios' states
-   (never the evaluation ones) with targets drawn uniformly among the shown options (plus an optional
-   share of the oracle's reply): a random model then emits parsable replies but knows nothing about which
-   reply the env rewards, so GRPO still has everything to learn.
+4. (Optional, the CPU demo uses them) supervised stages that give a random tiny model what a pretrained
+   VLM brings: vision pretraining and a knowledge phase on the clear reference frames of the train splits
+   (recognition), and a format warm-up on the training scenarios' states (never the evaluation ones) with
+   targets drawn uniformly among the shown options (plus an optional share of the oracle's reply): the
+   model then emits parsable replies but knows nothing about which reply the env rewards, so GRPO still
+   has everything to learn.
 5. Evaluation with the project's harness (``hf:`` agent) before and after training on ``--eval-envs``
    (held out) and on the training scenarios' test split (in domain); one before/after table is written
    next to the LoRA adapter and the full config.
