@@ -73,7 +73,11 @@ def test_defaults_are_the_paper_recipe_and_presets_yield_to_flags():
     demo = grpo.parse_args(["--preset", "cpu-demo", "--learning-rate", "0.5", "--use-lora", "false"])
     assert (demo.model, demo.learning_rate, demo.use_lora) == ("tiny", 0.5, False)
     assert demo.max_steps == grpo.PRESETS["cpu-demo"]["max_steps"]
-    assert (demo.sft_reply_format, demo.knowledge_envs, demo.tiny_image_size) == ("suggest-letter", "all", 128)
+    assert (demo.sft_reply_format, demo.knowledge_envs, demo.tiny_image_size) == (
+        "suggest-letter",
+        "all",
+        128,
+    )
     assert (demo.vision_pretrain_steps, demo.knowledge_samples, demo.reward_suggestion) == (400, 400, 1.0)
     # the supervised stages are off unless asked for
     assert (args.knowledge_samples, args.vision_pretrain_steps, args.sft_steps) == (0, 0, 0)
@@ -136,10 +140,19 @@ def test_model_trl_cannot_train_is_refused(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert", "architectures": ["BertModel"]}))
     with pytest.raises(grpo.UsageError, match="TRL's GRPOTrainer cannot train --model .* model type 'bert'"):
         grpo.check_model(str(tmp_path), "single-turn")
+    llava = tmp_path / "llava"
+    llava.mkdir()
+    (llava / "config.json").write_text(json.dumps({"model_type": "llava_next"}))
+    grpo.check_model(str(llava), "single-turn")  # a VLM TRL trains
+    with pytest.raises(
+        grpo.UsageError, match="--vision-pretrain-steps works on Qwen3-VL models; .* 'llava_next'"
+    ):
+        grpo.check_model(str(llava), "single-turn", vision_pretrain=True)
 
 
 def test_multi_turn_needs_tool_calling(tiny_model, tmp_path):
     grpo.check_model(tiny_model, "multi-turn")  # the tiny model carries TRL's qwen3_vl template: accepted
+    grpo.check_model(tiny_model, "single-turn", vision_pretrain=True)  # a Qwen3-VL: accepted
     no_tools = tmp_path / "no-tools"
     shutil.copytree(tiny_model, no_tools)
     template = Path(importlib.util.find_spec("trl").origin).parent / "chat_templates" / "qwen2_5_vl.jinja"

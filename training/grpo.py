@@ -465,7 +465,7 @@ def check_args(args: Args) -> None:
         except ValueError as err:
             raise UsageError(f"--train-data: {err}") from None
     if args.model != "tiny":
-        check_model(args.model, args.recipe)
+        check_model(args.model, args.recipe, vision_pretrain=args.vision_pretrain_steps > 0)
 
 
 def _check_parquet_args(args: Args) -> None:
@@ -501,8 +501,9 @@ def _parquet_data() -> Any:
     return sys.modules[name]
 
 
-def check_model(model: str, recipe: str) -> None:
-    """Check that TRL's GRPOTrainer can train ``model`` as a VLM and, for multi-turn, that it calls tools.
+def check_model(model: str, recipe: str, vision_pretrain: bool = False) -> None:
+    """Check that TRL's GRPOTrainer can train ``model`` as a VLM, for multi-turn that it calls tools, and
+    for vision pretraining that it is a Qwen3-VL (the only vision tower :func:`vision_pretrain` knows).
 
     Reads only the config and the processor (small files), never the weights.
     """
@@ -521,6 +522,12 @@ def check_model(model: str, recipe: str) -> None:
             f"TRL's GRPOTrainer cannot train --model {model!r} on ProactiveBench: its model type "
             f"{config.model_type!r} is not an image-text-to-text model in transformers (the prompts are images + "
             "text). Use a VLM such as Qwen/Qwen2.5-VL-3B-Instruct or Qwen/Qwen3-VL-2B-Instruct."
+        )
+    if vision_pretrain and config.model_type != "qwen3_vl":
+        raise UsageError(
+            f"--vision-pretrain-steps works on Qwen3-VL models; --model "
+            f"{model!r} is a {config.model_type!r}. Use --vision-pretrain-steps 0 (a pretrained VLM has its "
+            "own vision encoder)."
         )
     if recipe == "multi-turn":
         from proactive_gym.models import load_processor
