@@ -1,4 +1,5 @@
-"""Shared fixtures: the hand-made released-format data set of proactive_gym.data.fixtures."""
+"""Shared fixtures: the hand-made released-format data set of proactive_gym.data.fixtures, and the tiny
+offline Qwen3-VL (random weights) the training tests train."""
 
 from __future__ import annotations
 
@@ -28,3 +29,12 @@ def make_env(fixture_root):
     yield make
     for env in made:
         env.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """Directory of the tiny Qwen3-VL built offline with seed 0 (skipped without the training extra)."""
+    pytest.importorskip("trl")
+    from proactive_gym.models import build_tiny_qwen3_vl
+
+    return str(build_tiny_qwen3_vl(tmp_path_factory.mktemp("tiny") / "model", seed=0))

@@ -15,33 +15,16 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import pytest
+from training_helpers import REPO, load_training_module, script_sampler
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _load_grpo():
-    spec = importlib.util.spec_from_file_location("training_grpo", REPO / "training" / "grpo.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["training_grpo"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-grpo = _load_grpo()
+grpo = load_training_module("grpo.py", "training_grpo")
 
 QUICKDRAW_SUGGESTION = "A. Add more details."
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    pytest.importorskip("trl")
-    from proactive_gym.models import build_tiny_qwen3_vl
-
-    return str(build_tiny_qwen3_vl(tmp_path_factory.mktemp("tiny") / "model", seed=0))
 
 
 def _args(fixture_root, **overrides):
@@ -263,18 +246,6 @@ def test_reward_replays_replies_through_the_env(fixture_root):
 # ----- GRPO steps ----------------------------------------------------------------------------------------
 
 
-def _script(trainer, policy):
-    """Replace the trainer's sampler: ``policy(index, prompt_ids) -> text`` gives each completion."""
-    tokenizer = trainer.processing_class.tokenizer
-
-    def generate(prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
-        return [
-            tokenizer.encode(policy(i, ids), add_special_tokens=False) for i, ids in enumerate(prompt_ids)
-        ], None
-
-    trainer._generate_single_turn = generate
-
-
 def _lora_snapshot(trainer):
     import torch
 
@@ -308,7 +279,7 @@ def test_single_turn_grpo_two_steps_train_lora(fixture_root, tiny_model, tmp_pat
     rows = grpo.build_rows(["QuickDraw"], grpo.env_kwargs(args, "test"), None, 3, seed=0)
     trainer = grpo.make_trainer(args, tiny_model, grpo.rows_to_dataset(rows), tmp_path / "trainer")
     script = ["D. Cat.", QUICKDRAW_SUGGESTION, "B. I cannot tell.", "zzz"]
-    _script(trainer, lambda i, ids: script[i % 4] + "<|im_end|>")
+    script_sampler(trainer, lambda i, ids: script[i % 4] + "<|im_end|>")
     before = _lora_snapshot(trainer)
     trainer.train()
     _assert_only_lora_changed(before, trainer)
@@ -367,7 +338,7 @@ def test_multi_turn_grpo_two_steps_every_revealed_image_reaches_the_forward_pass
             return _tool_call("answer", {"category": "Cat."})
         return "<|im_end|>"
 
-    _script(trainer, policy)
+    script_sampler(trainer, policy)
     expected, seen_pixels, rewards = [], [], []
     reward_fn = trainer.reward_funcs[0]
 
@@ -429,7 +400,7 @@ def test_multi_turn_round_without_any_new_image_trains(fixture_root, tiny_model,
     trainer = grpo.make_trainer(args, tiny_model, grpo.rows_to_dataset(rows), tmp_path / "trainer")
     response_id = trainer.processing_class.tokenizer.convert_tokens_to_ids("<tool_response>")
     answers = ["Cat.", "Cup."]
-    _script(
+    script_sampler(
         trainer,
         lambda i, ids: (
             "<|im_end|>" if ids.count(response_id) else _tool_call("answer", {"category": answers[i % 2]})
@@ -637,6 +608,8 @@ def test_run_end_to_end_writes_adapter_table_and_config(fixture_root, tiny_model
     saved = json.loads((out / "adapter" / "before_after.json").read_text())
     assert saved["config"]["lora_r"] == 16 and saved["config"]["train_envs"] == "QuickDraw"
     assert len(saved["reward"]["curve"]) == 2
+    assert saved["versions"]["trl"] == metadata.version("trl")
+    assert saved["versions"]["torch"] == metadata.version("torch")
     config = json.loads((out / "adapter" / "run_config.json").read_text())
     assert config["env_kwargs"]["reward"] == {"correct": 1.0, "useful_suggestion": 0.5}
     assert json.loads((out / "eval-after" / "config.json").read_text())["agent_options"]["adapter"] == str(

@@ -8,7 +8,6 @@ The files follow the schema the dataset card of tdemin16/ProactiveBench (split t
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from itertools import pairwise
@@ -22,19 +21,9 @@ from proactive_gym.protocol import render_prompt
 
 pytest.importorskip("datasets")
 
-REPO = Path(__file__).resolve().parents[1]
+from training_helpers import REPO, load_training_module, script_sampler
 
-
-def _load(name, file):
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "training" / file)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-grpo = _load("training_grpo", "grpo.py")
+grpo = load_training_module("grpo.py", "training_grpo")
 pdata = grpo._parquet_data()
 
 QD = ["Add more details.", "I cannot tell.", "Cup.", "Cat.", "Lamp.", "Shoe."]
@@ -368,33 +357,23 @@ def test_evaluation_envs_stay_synthetic_or_released():
 # ----- one GRPO step ---------------------------------------------------------------------------------------------
 
 
-def test_run_one_grpo_step_on_parquet_rows(tmp_path, monkeypatch):
+def test_run_one_grpo_step_on_parquet_rows(tiny_model, tmp_path, monkeypatch):
     """run() with --data parquet: rows from the file, ParquetReward, one GRPO step on the tiny model whose
     rollout text is scripted (as in test_training.py: a random model only emits junk)."""
-    pytest.importorskip("trl")
-    from proactive_gym.models import build_tiny_qwen3_vl
-
-    model = str(build_tiny_qwen3_vl(tmp_path / "tiny", seed=0))
     file = _write(tmp_path / "train.parquet", [_qd_first(0), _qd_first(10)])
     script = ["D. Cat.", "Add more details.", "I cannot tell.", "zzz"]
     made = []
 
     def scripted(*args, **kwargs):
         trainer = real(*args, **kwargs)
-        tokenizer = trainer.processing_class.tokenizer
-
-        def generate(prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
-            texts = [script[i % 4] + "<|im_end|>" for i in range(len(prompt_ids))]
-            return [tokenizer.encode(t, add_special_tokens=False) for t in texts], None
-
-        trainer._generate_single_turn = generate
+        script_sampler(trainer, lambda i, _: script[i % 4] + "<|im_end|>")
         made.append(trainer)
         return trainer
 
     real = grpo.make_trainer
     monkeypatch.setattr(grpo, "make_trainer", scripted)
     args = _args(
-        model=model,
+        model=tiny_model,
         train_data=str(file),
         out=str(tmp_path / "run"),
         max_steps=1,

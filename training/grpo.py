@@ -68,6 +68,8 @@ logger = logging.getLogger("proactive_gym.training.grpo")
 SCENARIO_ORDER = ("ROD", "VSOD", "MVP-N", "ImageNet-C", "QuickDraw", "ChangeIt", "COCO")
 RECIPES = ("single-turn", "multi-turn")
 REPLY_FORMATS = ("text", "letter", "mixed", "suggest-letter")
+#: Libraries whose numerics decide a run's figures; their versions are saved in ``summary.json``.
+VERSIONED_PACKAGES = ("torch", "transformers", "trl", "peft", "accelerate", "tokenizers", "numpy", "pillow")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1447,6 +1449,20 @@ def before_after_table(
 # ---------------------------------------------------------------------------------------------------------
 
 
+def library_versions() -> dict[str, str]:
+    """Installed versions of :data:`VERSIONED_PACKAGES`: a run is deterministic for one set of versions
+    only (another torch or transformers gives other figures), so every summary records them."""
+    from importlib import metadata
+
+    found = {}
+    for name in VERSIONED_PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
 def resolve_model(args: Args, out: Path) -> str:
     """The model path to train: ``args.model``, or the tiny VLM built offline under ``out/tiny-model``."""
     if args.model != "tiny":
@@ -1563,6 +1579,7 @@ def run(args: Args) -> dict[str, Any]:
         "in_domain": train,
         "held_out": [s for s in eval_scenarios if s not in train],
         "timings_s": timings,
+        "versions": library_versions(),
     }
     for target in (out / "summary.json", adapter / "before_after.json"):
         target.write_text(json.dumps(summary, indent=2))
