@@ -493,7 +493,15 @@ def test_vision_pretraining_trains_the_vision_tower_only(fixture_root, tmp_path)
     rows = grpo.knowledge_rows(["QuickDraw", "ROD", "COCO"], kwargs, 5, seed=0, reply_format="mixed")
     args = _args(fixture_root, vision_pretrain_steps=3, vision_pretrain_batch_size=2)
     first = grpo.vision_pretrain(model, rows, args, tmp_path / "a")
-    again = grpo.vision_pretrain(model, rows, args, tmp_path / "b")
+    seen = []
+    again = grpo.vision_pretrain(
+        model,
+        rows,
+        args,
+        tmp_path / "b",
+        on_step=lambda step, m, head, classes, p: seen.append((step, classes)),
+    )
+    assert seen == [(k, sorted({r["target"] for r in rows})) for k in (1, 2, 3)]
     before, after = load_file(model / "model.safetensors"), load_file(first / "model.safetensors")
     assert before.keys() == after.keys()
     changed = {k for k in before if not torch.equal(before[k], after[k])}

@@ -1021,13 +1021,32 @@ def knowledge_rows(
     return rows
 
 
-def vision_pretrain(model_dir: Path, knowledge: list[dict[str, Any]], args: Args, out_dir: Path) -> Path:
+def pooled_image_features(model: Any, encoded: list[dict[str, Any]]) -> Any:
+    """The mean vision token of each image, from image-processor outputs (``pixel_values``,
+    ``image_grid_thw``), as one ``(len(encoded), out_hidden_size)`` tensor: what the vision head reads."""
+    import torch
+
+    features = model.model.get_image_features(
+        torch.cat([e["pixel_values"] for e in encoded]), torch.cat([e["image_grid_thw"] for e in encoded])
+    ).pooler_output
+    return torch.stack([tokens.mean(0) for tokens in features])
+
+
+def vision_pretrain(
+    model_dir: Path,
+    knowledge: list[dict[str, Any]],
+    args: Args,
+    out_dir: Path,
+    on_step: Any = None,
+) -> Path:
     """Pretrain the vision tower of ``model_dir`` to name the category of the knowledge rows' images.
 
     A temporary linear head on the mean of each image's vision tokens is trained with cross-entropy over the
     categories of ``knowledge`` (their ``target`` texts), together with every vision-tower parameter; the
     language model is untouched and the head is dropped. Images are preprocessed once. Saves model and
     processor to ``out_dir`` and returns it. Deterministic for a given ``args.seed``.
+    ``on_step(step, model, head, classes, processor)``, if given, is called after every optimizer step
+    (``benchmarks/probe_vision_pretraining.py`` uses it to measure the head on held-out frames).
     """
     import numpy as np
     import torch
@@ -1052,15 +1071,13 @@ def vision_pretrain(model_dir: Path, knowledge: list[dict[str, Any]], args: Args
         batch = rng.choice(
             len(knowledge), size=min(args.vision_pretrain_batch_size, len(knowledge)), replace=False
         )
-        features = model.model.get_image_features(
-            torch.cat([encoded[i]["pixel_values"] for i in batch]),
-            torch.cat([encoded[i]["image_grid_thw"] for i in batch]),
-        ).pooler_output
-        logits = head(torch.stack([tokens.mean(0) for tokens in features]))
+        logits = head(pooled_image_features(model, [encoded[i] for i in batch]))
         loss = torch.nn.functional.cross_entropy(logits, labels[batch])
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
+        if on_step is not None:
+            on_step(step + 1, model, head, classes, processor)
         if step >= args.vision_pretrain_steps * 0.9:  # training accuracy over the last tenth of the steps
             correct += int((logits.argmax(1) == labels[batch]).sum())
             seen += len(batch)
