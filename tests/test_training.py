@@ -61,7 +61,7 @@ def test_defaults_are_the_paper_recipe_and_presets_yield_to_flags():
         "all",
         128,
     )
-    assert (demo.vision_pretrain_steps, demo.knowledge_samples, demo.reward_suggestion) == (400, 400, 1.0)
+    assert (demo.vision_pretrain_steps, demo.knowledge_samples, demo.reward_suggestion) == (400, 400, 0.8)
     # the supervised stages are off unless asked for
     assert (args.knowledge_samples, args.vision_pretrain_steps, args.sft_steps) == (0, 0, 0)
 

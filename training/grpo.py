@@ -290,9 +290,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         "vision_pretrain_steps": 400,
         "sft_steps": 1200,
         "sft_reply_format": "suggest-letter",
-        # r_p 1.0: the tiny model cannot read which letter is the abstain option, so a suggestion it makes
-        # is useful about half the time; at r_p 0.75 or 0.9 answering pays more and GRPO stops asking.
-        "reward_suggestion": 1.0,
+        # r_p 0.8: of 0.8, 0.9 and 1.0, run on the same 8 seeds (training/README.md), it met both targets
+        # for the most seeds (5, 4 and 3). Higher r_p wins more held-out episodes by asking but over-asks
+        # more (runs out of turns), as the paper's Qwen did at r_p 1.0.
+        "reward_suggestion": 0.8,
         "num_generations": 8,
         "per_device_train_batch_size": 32,
         "gradient_accumulation_steps": 1,
