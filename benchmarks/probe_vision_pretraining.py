@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import tempfile
 from pathlib import Path
@@ -87,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiny-image-size", type=int, default=None, help="default: the preset's")
     parser.add_argument("--out", help="write the figures as JSON here")
     options = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")  # the training loss
     try:
         checkpoints = sorted({int(s) for s in options.steps.split(",") if s.strip()})
     except ValueError:
