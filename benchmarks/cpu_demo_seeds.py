@@ -7,7 +7,8 @@
 Runs ``training/grpo.py --preset cpu-demo --seed N --out OUT/seedN`` (plus any flags after ``--``) for each
 seed, ``--jobs`` at a time, each with one CPU thread (the preset's ``torch_threads``), logging to
 ``OUT/seedN.log``. A seed whose ``summary.json`` already exists with the same flags is not run again, so an
-interrupted sweep resumes. Then, per seed, from ``summary.json`` and the harness's ``episodes.jsonl``
+interrupted sweep resumes; any other seed folder is run (again), so never point two sweeps, or a sweep and
+a separate run, at the same ``--out`` at once. Then, per seed, from ``summary.json`` and the harness's ``episodes.jsonl``
 before and after GRPO:
 
 - the mean training reward over the first and last tenth of the steps, and target (a): a gain >= 0.2;
