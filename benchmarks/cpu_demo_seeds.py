@@ -44,44 +44,39 @@ sys.path.insert(0, str(ROOT / "training"))
 import grpo  # noqa: E402  (training/grpo.py)
 
 
-def episode_counts(episodes_jsonl: Path, scenarios: list[str]) -> Counter:
-    """Counts of (outcome, ``first`` | ``asked``) over the episodes of ``scenarios``; ``asked`` means the
-    episode took more than one turn, i.e. the model made at least one suggestion first."""
-    counts: Counter = Counter()
-    with open(episodes_jsonl) as handle:
-        for line in handle:
-            if not line.strip():
-                continue
-            record = json.loads(line)
-            if record["scenario"] in scenarios:
-                counts[(record["outcome"], "asked" if record["turns"] > 1 else "first")] += 1
-    return counts
+def episode_counts(records: list[dict[str, Any]], scenarios: list[str]) -> Counter:
+    """Counts of (outcome, ``first`` | ``asked``) over the episode records of ``scenarios``; ``asked`` means
+    the episode took more than one turn, i.e. the model made at least one suggestion first."""
+    return Counter(
+        (r["outcome"], "asked" if r["turns"] > 1 else "first") for r in records if r["scenario"] in scenarios
+    )
 
 
 def seed_row(summary: dict[str, Any], before: Counter, after: Counter) -> dict[str, Any]:
     """One seed's figures from its ``summary.json`` and the held-out episode counts before and after."""
 
-    def mean(split: dict[str, dict[str, float]], names: list[str], key: str) -> float:
-        return sum(split[s][key] for s in names) / len(names)
-
-    def changed(names: list[str], key: str) -> int:
-        return sum(summary["episodes_changed"].get(s, {}).get(key, 0) for s in names)
-
     def outcome(counts: Counter, name: str, how: str | None = None) -> int:
         return sum(n for (o, h), n in counts.items() if o == name and how in (None, h))
 
     held, dom = summary["held_out"], summary["in_domain"]
+
+    def changed(names: list[str], key: str) -> int:
+        return grpo.changed_episodes(summary["episodes_changed"], names, key)
+
+    def means(names: list[str], key: str) -> list[float]:
+        return [grpo.split_mean(summary[when], names, key) for when in ("before", "after")]
+
     reward = summary["reward"]
     row = {
         "seed": summary["config"]["seed"],
         "reward_first": reward["first_tenth"],
         "reward_last": reward["last_tenth"],
         "reward_gain": reward["gain"],
-        "in_domain_acc": [mean(summary["before"], dom, "acc"), mean(summary["after"], dom, "acc")],
+        "in_domain_acc": means(dom, "acc"),
         "in_domain_gained_lost": [changed(dom, "gained"), changed(dom, "lost")],
-        "held_out_acc": [mean(summary["before"], held, "acc"), mean(summary["after"], held, "acc")],
+        "held_out_acc": means(held, "acc"),
         "held_out_gained_lost": [changed(held, "gained"), changed(held, "lost")],
-        "held_out_psr": [mean(summary["before"], held, "psr"), mean(summary["after"], held, "psr")],
+        "held_out_psr": means(held, "psr"),
         "held_out_correct_first": [outcome(before, "correct", "first"), outcome(after, "correct", "first")],
         "held_out_correct_asked": [outcome(before, "correct", "asked"), outcome(after, "correct", "asked")],
         "held_out_out_of_turns": [outcome(before, "out_of_turns"), outcome(after, "out_of_turns")],
@@ -163,8 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     for run_dir in run_dirs:
         summary = json.loads((run_dir / "summary.json").read_text())
         held = summary["held_out"]
-        before = episode_counts(run_dir / "eval-before" / "episodes.jsonl", held)
-        after = episode_counts(run_dir / "eval-after" / "episodes.jsonl", held)
+        before = episode_counts(grpo.read_episodes(run_dir / "eval-before"), held)
+        after = episode_counts(grpo.read_episodes(run_dir / "eval-after"), held)
         rows.append(seed_row(summary, before, after))
     text = table(rows)
     print(text, end="")

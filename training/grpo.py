@@ -1399,15 +1399,29 @@ def evaluate_model(
     return {s: {"acc": float(summary.acc[s]), "psr": float(summary.psr[s])} for s in scenarios}
 
 
+def read_episodes(run: Path) -> list[dict[str, Any]]:
+    """The episode records of a harness run directory (its ``episodes.jsonl``)."""
+    with open(run / "episodes.jsonl") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def split_mean(metrics: dict[str, dict[str, float]], names: list[str], key: str) -> float:
+    """Mean of ``metrics[s][key]`` over the scenarios ``names`` (the mean rows of the before/after table)."""
+    return sum(metrics[s][key] for s in names) / len(names)
+
+
+def changed_episodes(changes: dict[str, dict[str, int]], names: list[str], key: str) -> int:
+    """Episodes ``gained`` or ``lost`` (``key``) summed over ``names``, from :func:`paired_changes`."""
+    return sum(changes.get(s, {}).get(key, 0) for s in names)
+
+
 def paired_changes(before_dir: Path, after_dir: Path) -> dict[str, dict[str, int]]:
     """Per scenario, the episodes that changed between the two evaluations (the same episodes, same seeds):
     ``gained`` = correct after but not before, ``lost`` = correct before but not after. Read from the
     harness's ``episodes.jsonl`` files; a paired count says more than two accs on a few dozen episodes."""
 
     def correct(run: Path) -> dict[tuple[str, int], bool]:
-        with open(run / "episodes.jsonl") as handle:
-            records = [json.loads(line) for line in handle if line.strip()]
-        return {(r["scenario"], r["sample_id"]): r["outcome"] == "correct" for r in records}
+        return {(r["scenario"], r["sample_id"]): r["outcome"] == "correct" for r in read_episodes(run)}
 
     before, after = correct(before_dir), correct(after_dir)
     changes: dict[str, dict[str, int]] = {}
@@ -1437,9 +1451,7 @@ def before_after_table(
     def counts(names: list[str]) -> str:
         if not paired:
             return ""
-        gained = sum(changes.get(s, {}).get("gained", 0) for s in names)
-        lost = sum(changes.get(s, {}).get("lost", 0) for s in names)
-        return f" {gained} | {lost} |"
+        return f" {changed_episodes(changes, names, 'gained')} | {changed_episodes(changes, names, 'lost')} |"
 
     groups: dict[str, list[str]] = {"in-domain": [], "held-out": []}
     for scenario in [s for s in SCENARIO_ORDER if s in before]:
@@ -1452,10 +1464,8 @@ def before_after_table(
         )
     for kind, names in groups.items():
         if names:
-            b_acc = sum(before[s]["acc"] for s in names) / len(names)
-            a_acc = sum(after[s]["acc"] for s in names) / len(names)
-            b_psr = sum(before[s]["psr"] for s in names) / len(names)
-            a_psr = sum(after[s]["psr"] for s in names) / len(names)
+            b_acc, a_acc = split_mean(before, names, "acc"), split_mean(after, names, "acc")
+            b_psr, a_psr = split_mean(before, names, "psr"), split_mean(after, names, "psr")
             lines.append(
                 f"| mean | {kind} | {b_acc:.1f} | {a_acc:.1f} | {b_psr:.2f} | {a_psr:.2f} |" + counts(names)
             )
