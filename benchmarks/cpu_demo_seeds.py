@@ -17,7 +17,9 @@ before and after GRPO:
 - held-out psr before -> after;
 - how the held-out correct episodes were reached: at the first turn, or after at least one suggestion
   (``asked``), and the held-out episodes that ran out of turns (a model that keeps asking);
-- the held-out episodes whose last reply could not be parsed.
+- the held-out episodes whose last reply could not be parsed;
+- in ``seeds.json`` only: after GRPO, the held-out episodes out of turns per scenario (their sum over the
+  seeds is printed under the table) and the most common unparsable replies.
 
 Prints a Markdown table and writes it to ``OUT/seeds.md``, with everything in ``OUT/seeds.json`` together
 with the machine, the date and the versions of the libraries that decide the numbers (the demo is
@@ -50,6 +52,23 @@ def episode_counts(records: list[dict[str, Any]], scenarios: list[str]) -> Count
     return Counter(
         (r["outcome"], "asked" if r["turns"] > 1 else "first") for r in records if r["scenario"] in scenarios
     )
+
+
+def held_out_details(records: list[dict[str, Any]], scenarios: list[str], top: int = 5) -> dict[str, Any]:
+    """Where the episodes of ``scenarios`` ran out of turns (count per scenario), and the ``top`` most
+    common replies that ended an episode unparsable, as ``[scenario, reply, count]``."""
+    out_of_turns = Counter(
+        r["scenario"] for r in records if r["scenario"] in scenarios and r["outcome"] == "out_of_turns"
+    )
+    unparsable = Counter(
+        (r["scenario"], r["steps"][-1]["reply"])
+        for r in records
+        if r["scenario"] in scenarios and r["outcome"] == "unparsable"
+    )
+    return {
+        "out_of_turns_by_scenario": dict(sorted(out_of_turns.items())),
+        "unparsable_replies": [[s, reply, n] for (s, reply), n in unparsable.most_common(top)],
+    }
 
 
 def seed_row(summary: dict[str, Any], before: Counter, after: Counter) -> dict[str, Any]:
@@ -158,10 +177,20 @@ def main(argv: list[str] | None = None) -> int:
     for run_dir in run_dirs:
         summary = json.loads((run_dir / "summary.json").read_text())
         held = summary["held_out"]
+        records = grpo.read_episodes(run_dir / "eval-after")
         before = episode_counts(grpo.read_episodes(run_dir / "eval-before"), held)
-        after = episode_counts(grpo.read_episodes(run_dir / "eval-after"), held)
-        rows.append(seed_row(summary, before, after))
+        rows.append(
+            {**seed_row(summary, before, episode_counts(records, held)), **held_out_details(records, held)}
+        )
     text = table(rows)
+    out_of_turns = Counter()
+    for row in rows:
+        out_of_turns.update(row["out_of_turns_by_scenario"])
+    text += (
+        "\nHeld-out episodes out of turns after GRPO, all seeds: "
+        + (", ".join(f"{s} {n}" for s, n in out_of_turns.most_common()) or "none")
+        + "\n"
+    )
     print(text, end="")
     (out / "seeds.md").write_text(text)
     record = {

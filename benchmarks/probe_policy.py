@@ -14,6 +14,9 @@ reply:
 - ``reference``: the reference setting (clear reference frame, only the four categories shown), whose acc
   is the model's recognition of the category with nothing else to do.
 
+It also counts, per scenario, how many suggestions the ``clear`` state still shows (a policy that asks
+whenever a suggestion is shown keeps asking there).
+
 It prints, per scenario and state, the count of each outcome and the share of episodes whose reply is the
 same in the ``first`` and ``clear`` states (a policy that ignores the image replies the same in both).
 Uses the ``hf:`` agent of the harness; runs on a CPU in well under a minute for the tiny model.
@@ -45,6 +48,13 @@ def oracle_path(env: Any, sample_id: int) -> list[str]:
     return replies
 
 
+def suggestions_shown(options: list[str]) -> int:
+    """How many of the shown options are suggestions: all but the four categories (last) and abstain."""
+    from proactive_gym.protocol import is_abstain
+
+    return sum(not is_abstain(o) for o in options[:-4])
+
+
 def probe(model: str, adapter: str | None, episodes: int, env_kwargs: dict[str, Any]) -> dict[str, Any]:
     """Outcome counts per scenario and state, the replies, and the first/clear agreement."""
     from proactive_gym.agents.hf import HFAgent
@@ -69,6 +79,8 @@ def probe(model: str, adapter: str | None, episodes: int, env_kwargs: dict[str, 
             pairs = [
                 env.reset(options={"sample_id": i, "replies": p}) for i, p in zip(ids, prefixes, strict=True)
             ]
+            if state == "clear":
+                shown = collections.Counter(suggestions_shown(info["options"]) for _, info in pairs)
             replies[state] = agent.act([o for o, _ in pairs], [info for _, info in pairs])
             outcomes = collections.Counter()
             for i, prefix, reply in zip(ids, prefixes, replies[state], strict=True):
@@ -80,6 +92,7 @@ def probe(model: str, adapter: str | None, episodes: int, env_kwargs: dict[str, 
             "episodes": len(ids),
             "outcomes": counts,
             "same_first_clear": same,
+            "suggestions_shown_clear": dict(sorted(shown.items())),
             "replies": replies,
         }
     agent.close()
@@ -105,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
             acc = 100 * c.get("correct", 0) / r["episodes"]
             print(f"{scenario:<11} {state:<9} {acc:5.1f}  {json.dumps(c, sort_keys=True)}")
         print(f"{scenario:<11} same reply in first and clear state: {100 * r['same_first_clear']:.0f}%")
+        shown = ", ".join(f"{k}: {n}" for k, n in r["suggestions_shown_clear"].items())
+        print(f"{scenario:<11} suggestions shown in the clear state (count: episodes): {shown}")
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=1))
     return 0

@@ -115,3 +115,23 @@ def test_a_finished_seed_with_the_same_flags_is_not_run_again(tmp_path, monkeypa
     with pytest.raises(RuntimeError, match="seed 0 failed"):
         seeds.run_seed(0, tmp_path, [])
     assert len(calls) == 1 and "--preset" in calls[0][0] and not (done / "summary.json").exists()
+
+
+def test_held_out_details_count_out_of_turns_and_unparsable_replies():
+    def record(scenario, outcome, reply="A."):
+        return {"scenario": scenario, "outcome": outcome, "turns": 2, "steps": [{"reply": reply}]}
+
+    records = [
+        record("ROD", "out_of_turns"),
+        record("ROD", "out_of_turns"),
+        record("VSOD", "out_of_turns"),
+        record("COCO", "out_of_turns"),  # in domain: not counted
+        record("MVP-N", "unparsable", "Cherryogurt."),
+        record("MVP-N", "unparsable", "Cherryogurt."),
+        record("VSOD", "unparsable", "Theapot."),
+        record("ROD", "correct", "Chair."),
+    ]
+    assert seeds.held_out_details(records, ["ROD", "VSOD", "MVP-N"]) == {
+        "out_of_turns_by_scenario": {"ROD": 2, "VSOD": 1},
+        "unparsable_replies": [["MVP-N", "Cherryogurt.", 2], ["VSOD", "Theapot.", 1]],
+    }
