@@ -64,6 +64,7 @@ class EnvConfig:
     reference: bool = False
     history: bool = False
     icl_examples: int = 0
+    icl_full: bool = False
     random_options: bool = False
     mode: str = "mcqa"
     open_samples: int | None = 100
@@ -85,6 +86,8 @@ class EnvConfig:
             )
         if self.icl_examples < 0:
             raise ValueError(f"icl_examples must be >= 0 (the paper uses 1 or 3), got {self.icl_examples}")
+        if self.icl_full and not self.icl_examples:
+            raise ValueError("icl_full=True (full-length demonstrations) needs icl_examples=1 or 3")
         object.__setattr__(self, "reward", RewardConfig.coerce(self.reward))
 
     def to_dict(self) -> dict[str, Any]:

@@ -88,7 +88,9 @@ class ProactiveEnv(gym.Env[dict, str]):
     "released"; "synthetic"), ``data_root``, ``split`` ("test"; other splits live in ``data_root/<split>``),
     ``subset`` ("auto", "all", "paper"), ``subset_file``, ``hint``, ``reference`` (the reference frame with
     only the categories: the upper bound), ``history``, ``icl_examples`` (ROD and MVP-N: 1 or 3 solved
-    demonstration episodes of other samples put before the query in ``obs["history"]``),
+    demonstration episodes of other samples put before the query in ``obs["history"]``), ``icl_full``
+    (the demonstrations at full length and the query's image size instead of the paper's short, resized
+    ones),
     ``random_options`` (the proactive options replaced with other scenarios' ones; any of them then
     triggers a random action of the scenario, as in the authors' code), ``mode`` ("mcqa" or "open"),
     ``open_samples`` (100), ``reward`` (``RewardConfig`` or dict), ``synthetic_seed``,
@@ -377,8 +379,11 @@ class ProactiveEnv(gym.Env[dict, str]):
             for demo in self._demos:
                 if "image" not in demo:
                     key, box = demo["key"]
-                    edge = self.scenario.icl_short_edge or HISTORY_SHORT_EDGE
-                    demo["image"] = self._load(key, box, resize=True, entry=demo["entry"], short_edge=edge)
+                    if self.config.icl_full:  # the query's own image size
+                        resize, edge = self.config.history, HISTORY_SHORT_EDGE
+                    else:
+                        resize, edge = True, self.scenario.icl_short_edge or HISTORY_SHORT_EDGE
+                    demo["image"] = self._load(key, box, resize=resize, entry=demo["entry"], short_edge=edge)
                 turns.append(
                     {"image": demo["image"].copy(), "dialogue": demo["dialogue"], "reply": demo["reply"]}
                 )
@@ -443,9 +448,13 @@ class ProactiveEnv(gym.Env[dict, str]):
     def _make_demos(self, sample_id: int) -> list[dict[str, Any]]:
         """Solved demonstration episodes of other samples, for the in-context-examples setting.
 
-        As the authors' demonstrations: the replies are the bare option or category texts, the images are
-        resized (ROD 512, MVP-N 112 pixels on the short edge), and a demonstration longer than two turns
-        keeps its first and last turns. The samples are drawn deterministically from the sample id.
+        As the authors' demonstrations (``get_icl_example``): the replies are the bare option or category
+        texts. ROD: the first frame, one move picked at random, then the category on the frame that move
+        reaches. MVP-N: the first useful option on every turn but the last, then the category. By default
+        (the paper's variant) the images are resized (ROD 512, MVP-N 112 pixels on the short edge) and a
+        demonstration longer than two turns keeps its first and last turns; ``icl_full=True`` keeps every
+        turn at the query's own image size. The samples and the random moves are drawn deterministically
+        from the sample id.
         """
         sc = self.scenario
         others = [i for i in self.sample_ids if i != sample_id]
@@ -460,7 +469,7 @@ class ProactiveEnv(gym.Env[dict, str]):
             state = sc.initial_state(entry)
             steps = []
             while True:
-                move = sc.oracle_move(entry, state)
+                move = sc.demo_move(entry, state, rng)
                 steps.append(
                     {
                         "entry": entry,
@@ -474,7 +483,7 @@ class ProactiveEnv(gym.Env[dict, str]):
                 state["turn"] += 1
                 state["last_action"] = sc.action_of(move)
                 sc.transition(entry, state, state["last_action"])
-            demos.extend(steps if len(steps) <= 2 else [steps[0], steps[-1]])
+            demos.extend(steps if len(steps) <= 2 or self.config.icl_full else [steps[0], steps[-1]])
         return demos
 
     # ----- rendering -------------------------------------------------------------------------------------------------------

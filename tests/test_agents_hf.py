@@ -230,6 +230,13 @@ def test_text_only_model_refused_as_agent_accepted_as_judge(tiny_dir: Path, tmp_
          "reply": reply, "scenario": "VSOD"}
         for reply in ("rewind", "the man", "no idea")
     ]  # fmt: skip
+    torch.manual_seed(0)  # the judge samples, as the paper's
+    assert judge.describe()["agent"]["sampling"] == {
+        "do_sample": True,
+        "temperature": 0.6,
+        "top_p": 0.95,
+        "top_k": 20,
+    }
     scores = judge.score(items)
     assert len(scores) == 3
     # A random model prints no 0/1 list of length 2: documented zeros, no crash.

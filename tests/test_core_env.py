@@ -378,7 +378,7 @@ def test_random_invalid_options(make_env):
     obs, info = env.reset(options={"sample_id": 0})
     options = info["options"][:3]
     assert options[1] == "I cannot tell."
-    assert options == ["Increase the contrast.", "I cannot tell.", "Wait for the occlusion to disappear."]
+    assert options == ["Increase the brightness.", "I cannot tell.", "Wait for the occlusion to disappear."]
     again = make_env("ROD", random_options=True).reset(options={"sample_id": 0})[1]["options"]
     assert again == info["options"]  # deterministic per sample
     obs, reward, terminated, truncated, info = env.step("A")  # any proactive option moves the scene randomly
@@ -410,11 +410,12 @@ def test_in_context_examples(make_env):
     env = make_env("ROD", icl_examples=1)
     obs, info = env.reset(options={"sample_id": 0})
     demo = obs["history"]
-    # the other sample (banana, reference 9): a move, then the answer; bare texts as replies
+    # the other sample (banana, reference 9): one random move, then the answer on the frame it reaches (8,
+    # not the reference), as the authors' demo; bare texts as replies
     assert [t["reply"] for t in demo] == ["Move the block to the right.", "Banana."]
     assert demo[0]["dialogue"].startswith("What is the object behind the blocks? Choose from")
     assert demo[0]["image"].shape == (512, 682, 3) and tuple(demo[0]["image"][0, 0]) == (70, 1, 0)
-    assert tuple(demo[1]["image"][0, 0]) == (90, 1, 0)
+    assert tuple(demo[1]["image"][0, 0]) == (80, 1, 0)
     assert obs["image"].shape == (6, 8, 3)
     obs, *_ = env.step("A")
     assert len(obs["history"]) == 2  # without history=True the query's own turns are not kept

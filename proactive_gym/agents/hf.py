@@ -50,6 +50,8 @@ class HFAgent(Agent):
         trust_remote_code: Allow model code from the hub (some VLMs need it). Off by default.
         text_only: Accept a model without image support (loaded with ``AutoModelForCausalLM``); used by the
             LLM judge. :meth:`act` then refuses observations.
+        sampling: Sample instead of decoding greedily, with these ``generate`` settings (keys ``do_sample``,
+            ``temperature``, ``top_p``, ``top_k``), e.g. the paper's judge decoding; None: greedy.
 
     Other keyword options are ignored with a warning (the CLI passes only the options a user gave).
     """
@@ -65,6 +67,7 @@ class HFAgent(Agent):
         batch_size: int = 8,
         trust_remote_code: bool = False,
         text_only: bool = False,
+        sampling: dict[str, Any] | None = None,
         **ignored: Any,
     ) -> None:
         if ignored:
@@ -80,6 +83,12 @@ class HFAgent(Agent):
         self.attn_implementation = attn_implementation
         self.adapter = str(Path(adapter).expanduser()) if adapter and adapter.startswith("~") else adapter
         self.text_only = text_only
+        unknown = set(sampling or {}) - {"do_sample", "temperature", "top_p", "top_k"}
+        if unknown:
+            raise ValueError(
+                f"hf agent: unknown sampling settings {sorted(unknown)}; use do_sample, temperature, top_p, top_k"
+            )
+        self.sampling = dict(sampling) if sampling else None
         self._check_local_paths()
 
         try:
@@ -166,6 +175,8 @@ class HFAgent(Agent):
         }
         if suppress:
             self._generate_kwargs["suppress_tokens"] = suppress
+        if self.sampling:
+            self._generate_kwargs.update({"do_sample": True, **self.sampling})
 
     def _check_local_paths(self) -> None:
         """Fail fast, before any heavy import, on a local model or adapter path that cannot work."""
@@ -269,6 +280,8 @@ class HFAgent(Agent):
             adapter=self.adapter,
             max_new_tokens=self.max_new_tokens,
             batch_size=self.batch_size,
-            decoding="greedy",
+            decoding="sample" if self.sampling else "greedy",
         )
+        if self.sampling:
+            info["sampling"] = dict(self.sampling)
         return info

@@ -13,6 +13,7 @@ import functools
 import importlib.util
 import json
 from pathlib import Path
+from typing import Any
 
 from proactive_gym.data.errors import DataError
 from proactive_gym.scenarios import get_scenario
@@ -24,8 +25,8 @@ HOW_TO_GET = (
 )
 
 
-def _proactivebench_source() -> Path | None:
-    """The path of ``proactivebench/data_utils.py`` if the package is installed, without importing it."""
+def proactivebench_file(name: str) -> Path | None:
+    """The path of ``proactivebench/<name>`` if the authors' package is installed, without importing it."""
     try:
         spec = importlib.util.find_spec("proactivebench")
     except (ImportError, ValueError):
@@ -33,22 +34,37 @@ def _proactivebench_source() -> Path | None:
     if spec is None or not spec.submodule_search_locations:
         return None
     for location in spec.submodule_search_locations:
-        candidate = Path(location) / "data_utils.py"
+        candidate = Path(location) / name
         if candidate.is_file():
             return candidate
     return None
 
 
-def _filter_from_source(path: Path) -> dict[str, list[int]]:
-    """Evaluate the literal ``FILTER = {...}`` assignment of a Python source file."""
+def _proactivebench_source() -> Path | None:
+    """The path of ``proactivebench/data_utils.py`` (which holds the ``FILTER`` dict), or None."""
+    return proactivebench_file("data_utils.py")
+
+
+def read_literal(path: Path, name: str) -> Any:
+    """The value of the top-level literal assignment ``name = ...`` of a Python source file (parsed with
+    :mod:`ast`, never imported), or None when the file has no such assignment."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == "FILTER" for t in node.targets
+            isinstance(t, ast.Name) and t.id == name for t in node.targets
         ):
-            value = ast.literal_eval(node.value)
-            if isinstance(value, dict):
-                return {str(k): [int(i) for i in v] for k, v in value.items()}
+            try:
+                return ast.literal_eval(node.value)
+            except ValueError:
+                return None
+    return None
+
+
+def _filter_from_source(path: Path) -> dict[str, list[int]]:
+    """Evaluate the literal ``FILTER = {...}`` assignment of a Python source file."""
+    value = read_literal(path, "FILTER")
+    if isinstance(value, dict):
+        return {str(k): [int(i) for i in v] for k, v in value.items()}
     raise DataError(f"{path}: no literal FILTER dict found; {HOW_TO_GET}")
 
 

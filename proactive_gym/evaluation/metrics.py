@@ -6,6 +6,12 @@ The paper's two numbers (SPEC section 5):
 - ``psr``: proactive suggestion rate, the mean number of interventions asked per episode, ``turns - 1``
   (``turns`` counts the replies of the episode), exactly as the authors' evaluation loop computes it.
 
+the paper's "proactive until max steps" statistic, ``max_steps_rate``: percent of episodes that used
+every allowed turn (``turns == max_turns``, the authors' ``num_turns == max_steps``) without the correct
+answer. It differs from ``out_of_turns_rate``: on MVP-N, ImageNet-C and QuickDraw a suggestion on the last
+turn is no longer useful, so such an episode ends as ``useless_suggestion`` on its last turn, and counts
+here. One-turn settings (reference, open-ended) report None;
+
 and beyond the paper: final-outcome rates (abstain, unparsable, useless suggestion, wrong answer, out of
 turns), mean turns, turns taken against the minimum the oracle needs, and a 95% bootstrap confidence
 interval on acc. ``avg`` is the unweighted mean over scenarios, as in the paper's Table 1.
@@ -43,6 +49,7 @@ MCQA_KEYS: tuple[str, ...] = (
     "useless_suggestion_rate",
     "wrong_answer_rate",
     "out_of_turns_rate",
+    "max_steps_rate",
     "mean_turns",
     "mean_min_turns",
     "excess_turns",
@@ -96,6 +103,24 @@ def is_correct(record: dict[str, Any]) -> bool:
     return record.get("outcome") == "correct"
 
 
+def used_every_turn(record: dict[str, Any]) -> bool:
+    """The authors' max-steps flag: all allowed turns used (``turns == max_turns``) and not solved."""
+    return (
+        record.get("max_turns") is not None
+        and int(record["turns"]) == int(record["max_turns"])
+        and (not is_correct(record))
+    )
+
+
+def max_steps_rate(records: Sequence[dict[str, Any]]) -> float | None:
+    """Percent of ``records`` flagged by :func:`used_every_turn`; None when every episode had one turn
+    at most (reference and open-ended settings) or none records ``max_turns``."""
+    limits = [r.get("max_turns") for r in records]
+    if not any(m is not None and int(m) > 1 for m in limits):
+        return None
+    return _pct([used_every_turn(r) for r in records])
+
+
 def scenario_metrics(
     records: Iterable[dict[str, Any]], n_boot: int = N_BOOT, seed: Sequence[int] | int = 0
 ) -> dict[str, Any]:
@@ -112,6 +137,7 @@ def scenario_metrics(
     out["psr"] = _mean([t - 1 for t in turns])
     for outcome in ("abstain", "unparsable", "useless_suggestion", "wrong_answer", "out_of_turns"):
         out[f"{outcome}_rate"] = _pct([r.get("outcome") == outcome for r in scored])
+    out["max_steps_rate"] = max_steps_rate(scored)
     out["mean_turns"] = _mean(turns)
     with_min = [r for r in scored if r.get("min_turns") is not None]
     out["mean_min_turns"] = _mean([int(r["min_turns"]) for r in with_min])

@@ -123,7 +123,20 @@ def details_rows(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
             for name, m in items
         ]
         return header, rows
-    header = ["scenario", "n", "acc", "95% CI", "psr", "abst%", "unpars%", "useless%", "turns", "min", "err"]
+    header = [
+        "scenario",
+        "n",
+        "acc",
+        "95% CI",
+        "psr",
+        "abst%",
+        "unpars%",
+        "useless%",
+        "maxst%",
+        "turns",
+        "min",
+        "err",
+    ]
     rows = []
     for name, m in items:
         ci = m.get("acc_ci")
@@ -137,6 +150,7 @@ def details_rows(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
                 fmt(m.get("abstain_rate")),
                 fmt(m.get("unparsable_rate")),
                 fmt(m.get("useless_suggestion_rate")),
+                fmt(m.get("max_steps_rate")),
                 fmt(m.get("mean_turns"), 2),
                 fmt(m.get("mean_min_turns"), 2),
                 str(m.get("errors", 0)),
@@ -154,7 +168,8 @@ def rich_details(summary: dict[str, Any]) -> Any:
     table = Table(
         title="details"
         if summary.get("mode") == "open"
-        else "details (turns: mean replies; min: the oracle's)",
+        else "details (maxst: all turns used, unsolved, the paper's max-steps; turns: mean replies; "
+        "min: the oracle's)",
         header_style="cyan",
         title_style="dim",
         box=box.SIMPLE_HEAD,

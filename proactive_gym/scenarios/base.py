@@ -127,9 +127,22 @@ class Scenario:
             return None
         return useful[0]
 
+    def demo_move(self, entry: Entry, state: State, rng: Any) -> str | None:
+        """The suggestion a demonstration episode makes now, or None when it answers (in-context examples).
+
+        Default: the oracle's move (the authors' MVP-N demonstration: the first useful option on every turn
+        but the last, then the category). ``rng`` is a ``numpy.random.Generator`` for scenarios that pick.
+        """
+        return self.oracle_move(entry, state)
+
     def open_answer_string(self, entry: Entry) -> str:
         """The comma-separated acceptable answers of open-ended mode, as the authors' code writes them."""
         raise NotImplementedError
+
+    def judge_answer_count(self, answers: list[str]) -> int:
+        """How many 0/1 flags the authors' open-ended parser expects for this acceptable-answer list (the
+        non-empty answers; ChangeIt differs)."""
+        return len([a for a in answers if a.strip()])
 
     # ----- derived -------------------------------------------------------------------------------------
     def shown_options(self, entry: Entry, state: State) -> list[str]:

@@ -66,3 +66,13 @@ class ChangeIt(Scenario):
         first = self.useful_options(entry, self.initial_state(entry))
         answers = [*first, REWIND, entry["answer"]]
         return ",".join(a.replace(".", "") for a in answers) + "."
+
+    def judge_answer_count(self, answers: list[str]) -> int:
+        """The authors' quirk: their ChangeIt answer list appends "Rewind the video." to the sample's own
+        option list, in place, when both options are valid on the first frame; they call it twice per
+        sample, once for the judge's prompt and once for the parser, so the parser expects one flag more
+        than the judge was shown (a verdict of the shown length then scores all zeros). Both options
+        valid on the first frame is the case where the shown list holds two options, the appended rewind
+        and the category."""
+        n = super().judge_answer_count(answers)
+        return n + 1 if n == 4 else n

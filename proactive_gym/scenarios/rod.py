@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from proactive_gym.scenarios.base import Entry, Scenario, State, circular_move, circular_oracle
 
 # The release has one corrupted frame; the paper shows the neighbour in the direction of the last move.
@@ -38,6 +40,14 @@ class ROD(Scenario):
 
     def oracle_move(self, entry: Entry, state: State) -> str | None:
         return circular_oracle(self, entry, state, back="left", forward="right")
+
+    def demo_move(self, entry: Entry, state: State, rng: Any) -> str | None:
+        """The authors' ROD demonstration: one move picked at random (left or right) on the first frame,
+        then the category, answered on the frame that single move reaches (often still occluded)."""
+        if state["turn"] > 0:
+            return None
+        useful = self.useful_options(entry, state)
+        return useful[int(rng.integers(len(useful)))]
 
     def open_answer_string(self, entry: Entry) -> str:
         return "Move the blocks, Move the camera."
