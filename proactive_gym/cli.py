@@ -1,9 +1,10 @@
-"""The ``proactive-gym`` command: ``eval``, ``report``, ``data`` and ``list``.
+"""The ``proactive-gym`` command: ``eval``, ``report``, ``filter``, ``data`` and ``list``.
 
 proactive-gym eval --agent oracle --envs all          # synthetic data when no data root is given
 proactive-gym eval --agent hf:Qwen/Qwen2.5-VL-3B-Instruct --envs ROD,COCO --data-root ~/pb --out runs/x
 proactive-gym eval ... --out runs/x --resume          # finish an interrupted run
 proactive-gym report runs/x runs/y                    # Markdown, plots, one HTML file; runs side by side
+proactive-gym filter runs/a runs/b --out ids.json     # the benchmark's filtering step, with your models
 proactive-gym list                                    # envs and agent specs
 """
 
@@ -305,6 +306,44 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_filter_command(sub: Any) -> None:
+    """The ``filter`` subcommand: the benchmark's filtering step (proactive_gym.evaluation.filtering)."""
+    p = sub.add_parser(
+        "filter",
+        help="keep the samples few probe models solve on the first turn; write a subset file",
+        description="Drop every sample that at least THRESHOLD of the probe runs (one per model, same "
+        "data) answered correctly on the first turn; write the kept ids as a --subset-file.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("runs", nargs="+", help="multiple-choice run directories, one per probe model")
+    p.add_argument("--threshold", type=float, default=0.25, help="share of models that drops a sample")
+    p.add_argument("--out", required=True, help="subset file to write (JSON: scenario -> ids)")
+    p.set_defaults(func=cmd_filter)
+
+
+def cmd_filter(args: argparse.Namespace) -> int:
+    """Run ``proactive-gym filter``."""
+    from rich.table import Table
+
+    from proactive_gym.evaluation.filtering import filter_runs, stats_rows, write_subset
+
+    result = filter_runs(args.runs, threshold=args.threshold)
+    path = write_subset(result, args.out)
+    header, rows = stats_rows(result)
+    table = Table(
+        title=f"first-turn accuracy of {len(result.runs)} probe run(s), threshold {result.threshold:g}",
+        header_style="bold cyan",
+    )
+    for i, name in enumerate(header):
+        table.add_column(name, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*row)
+    console = _console()
+    console.print(table)
+    console.print(f"subset file: {path}  (use it with --subset-file {path})", soft_wrap=True)
+    return 0
+
+
 def add_list_command(sub: Any) -> None:
     """The ``list`` subcommand."""
     p = sub.add_parser("list", help="list the envs and the agent specs")
@@ -336,9 +375,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="ProactiveBench as Gymnasium environments: evaluate agents, write reports, manage data.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{eval,report,data,list}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{eval,report,filter,data,list}")
     add_eval_command(sub)
     add_report_command(sub)
+    add_filter_command(sub)
     try:
         from proactive_gym.data.cli import add_data_commands
     except ModuleNotFoundError as err:
