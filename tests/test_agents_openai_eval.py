@@ -113,4 +113,4 @@ def test_open_mode_with_an_llm_judge_over_http(tmp_path: Path) -> None:
     records = records_of(tmp_path)
     assert all(r["judge"]["raw"].startswith("<think>1, 1, 1</think>\n") for r in records)
     judge_requests = [b for b in server.requests if b["model"] == "judge"]
-    assert len(judge_requests) == 6 and all(b["max_tokens"] == 4096 for b in judge_requests)
+    assert len(judge_requests) == 6 and all(b["max_tokens"] == 32768 for b in judge_requests)
