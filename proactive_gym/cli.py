@@ -20,6 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from proactive_gym.cli_checks import cli_wording, data_root_note, preflight
+from proactive_gym.data.errors import DataError
 from proactive_gym.evaluation.runner import Progress
 
 EXIT_USAGE = 2
@@ -43,10 +45,21 @@ MODEL_OPTIONS = (
 def _console(stderr: bool = False) -> Any:
     from rich.console import Console
 
-    console = Console(stderr=stderr, highlight=False)
+    console = Console(stderr=stderr, highlight=False, emoji=False)  # emoji: 'openai:x' stays text
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = 150  # piped or logged: do not squeeze the table into 80 columns
     return console
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Adds "(default: X)" to an option's help only when the help does not already say its default and
+    there is a default worth showing (not None, not an off switch)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
 
 
 def _positive_int(text: str) -> int:
@@ -65,7 +78,7 @@ def add_eval_command(sub: Any) -> None:
         "eval",
         help="evaluate an agent and print the paper's Table 1",
         description="Evaluate an agent on ProactiveBench scenarios (synthetic data without a data root).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     g = p.add_argument_group("what to run")
     g.add_argument("--agent", default="oracle", help="agent spec (see `proactive-gym list`)")
@@ -222,6 +235,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     console = _console()
     out = Path(args.out) if args.out else default_out(args.agent)
+    for note in preflight(args, out):
+        console.print(f"[yellow]note:[/] {note}", soft_wrap=True)
     judge_options = {"base_url": args.judge_base_url} if args.judge_base_url else {}
     progress = None if args.quiet or not console.is_terminal else RichProgress(console)
     try:
@@ -275,7 +290,7 @@ def add_report_command(sub: Any) -> None:
     p = sub.add_parser(
         "report",
         help="Markdown, plots and an HTML episode browser for one or more runs",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("runs", nargs="+", help="run directories (several: compared side by side)")
     p.add_argument("--out", default=None, help="report directory (default: <first run>/report)")
@@ -397,6 +412,12 @@ def _missing_data(err: Exception) -> int:
     return EXIT_USAGE
 
 
+def _cli_wording_filter(record: logging.LogRecord) -> bool:
+    """Log messages name CLI flags, not Python keywords (see :func:`cli_wording`)."""
+    record.msg, record.args = cli_wording(record.getMessage()), None
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``proactive-gym``; returns the exit status."""
     parser = build_parser()
@@ -408,6 +429,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(message)s",
         handlers=[RichHandler(console=_console(stderr=True), show_time=False, show_path=False)],
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_cli_wording_filter)
     func = getattr(args, "func", None)
     if func is None:  # a command group called without its subcommand
         parser.parse_args([*(argv if argv is not None else sys.argv[1:]), "--help"])
@@ -417,7 +440,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TypeError, OSError, ImportError) as err:
         if args.verbose:
             raise
-        _console(stderr=True).print(f"[red]error:[/] {err}")
+        note = data_root_note(getattr(args, "data_root", None)) if isinstance(err, DataError) else ""
+        _console(stderr=True).print(f"[red]error:[/] {cli_wording(str(err))}{note}")
         return EXIT_USAGE
 
 

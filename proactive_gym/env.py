@@ -176,6 +176,11 @@ class ProactiveEnv(gym.Env[dict, str]):
         if cfg.data == "released" and not data_root:
             raise DataError(f"data='released' needs data_root= or PROACTIVE_GYM_DATA. {RELEASE_HELP}")
         if cfg.data == "synthetic" or (cfg.data == "auto" and not data_root):
+            if cfg.subset == "paper":
+                raise DataError(
+                    "subset='paper' (the paper's 7,557 samples) needs the real release (data_root=DIR) and "
+                    "the authors' id lists; the synthetic data has no such subset: use subset='all'"
+                )
             from proactive_gym.data.synthetic import ensure_synthetic
 
             root = ensure_synthetic(
