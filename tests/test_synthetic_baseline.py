@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gymnasium as gym
+import numpy as np
 import pytest
 
 import proactive_gym  # noqa: F401  (registers the envs)
@@ -63,3 +64,32 @@ def test_agent_is_registered_under_its_spec(model):
     agent = make_agent("perception", threshold=0.7, model=model)
     assert isinstance(agent, PerceptionAgent) and agent.name == "perception"
     assert agent.describe()["threshold"] == 0.7
+
+
+def test_the_trained_model_is_cached_by_what_it_was_trained_on(tmp_path, monkeypatch):
+    from proactive_gym.baselines import perception
+
+    root = generate(tmp_path / "train", split="train", seed=0, size=12)
+    other = generate(tmp_path / "train-1", split="train", seed=1, size=12)
+    cache = tmp_path / "cache"
+    first = perception.cached_model(root, cache_dir=cache)
+    files = sorted((cache / "perception").iterdir())
+    assert [f.name for f in files] == [f"{perception.cache_key(root, list(proactive_gym.SCENARIOS))}.npz"]
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained again although the model is cached")
+
+    monkeypatch.setattr(perception.PerceptionModel, "train", no_training)
+    again = perception.cached_model(root, cache_dir=cache)
+    assert sorted(again.categories) == sorted(first.categories) == sorted(proactive_gym.SCENARIOS)
+    for name, clf in first.categories.items():
+        assert clf.labels == again.categories[name].labels
+        assert np.array_equal(clf.weights, again.categories[name].weights)
+        assert np.array_equal(first.clarity[name].mean, again.clarity[name].mean)
+    assert np.array_equal(first.fixes.weights, again.fixes.weights) and first.fixes.labels == again.fixes.labels
+    with pytest.raises(AssertionError, match="trained again"):
+        perception.cached_model(other, cache_dir=cache)  # other data: another key
+    (cache / "perception" / files[0].name).write_bytes(b"not an npz")
+    monkeypatch.undo()
+    assert perception.cached_model(root, cache_dir=cache).categories.keys() == first.categories.keys()
+    assert perception.load_model(files[0]).categories["ROD"].labels == first.categories["ROD"].labels
