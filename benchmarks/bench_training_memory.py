@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "training"))
-
-import grpo  # noqa: E402  (training/grpo.py)
+from proactive_gym.training.args import Args
+from proactive_gym.training.rows import build_rows, env_kwargs, rows_to_dataset
+from proactive_gym.training.trainer import make_trainer
 
 #: Text and vision sizes of real Qwen3-VL checkpoints (from their published config.json files).
 SHAPES: dict[str, dict[str, Any]] = {
@@ -122,7 +122,7 @@ def run_recipe(
     """Peak memory and time per step of ``steps`` GRPO steps of ``recipe``."""
     import torch
 
-    args = grpo.Args(
+    args = Args(
         model=str(model_dir),
         recipe=recipe,
         data="released",
@@ -138,10 +138,10 @@ def run_recipe(
         reward_suggestion=0.75,
         out=str(work),
     )
-    rows = grpo.build_rows(args.train_scenarios(), grpo.env_kwargs(args, "train"), 8, 3, seed=0)
+    rows = build_rows(args.train_scenarios(), env_kwargs(args, "train"), 8, 3, seed=0)
     for row in rows:  # frames at the real benchmark's size
         row["images"] = [_upscale(img, image_pixels) for img in row["images"]]
-    trainer = grpo.make_trainer(args, str(model_dir), grpo.rows_to_dataset(rows), work / recipe)
+    trainer = make_trainer(args, str(model_dir), rows_to_dataset(rows), work / recipe)
     processor = trainer.processing_class.image_processor
     processor.size.longest_edge = max(processor.size.longest_edge, image_pixels)  # the pixel budget
     if recipe == "multi-turn":

@@ -40,10 +40,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "training"))
+from proactive_gym.training.compare import changed_episodes, read_episodes, split_mean
+from proactive_gym.training.run import library_versions
 
-import grpo  # noqa: E402  (training/grpo.py)
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def episode_counts(records: list[dict[str, Any]], scenarios: list[str]) -> Counter:
@@ -80,10 +80,10 @@ def seed_row(summary: dict[str, Any], before: Counter, after: Counter) -> dict[s
     held, dom = summary["held_out"], summary["in_domain"]
 
     def changed(names: list[str], key: str) -> int:
-        return grpo.changed_episodes(summary["episodes_changed"], names, key)
+        return changed_episodes(summary["episodes_changed"], names, key)
 
     def means(names: list[str], key: str) -> list[float]:
-        return [grpo.split_mean(summary[when], names, key) for when in ("before", "after")]
+        return [split_mean(summary[when], names, key) for when in ("before", "after")]
 
     reward = summary["reward"]
     row = {
@@ -177,8 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     for run_dir in run_dirs:
         summary = json.loads((run_dir / "summary.json").read_text())
         held = summary["held_out"]
-        records = grpo.read_episodes(run_dir / "eval-after")
-        before = episode_counts(grpo.read_episodes(run_dir / "eval-before"), held)
+        records = read_episodes(run_dir / "eval-after")
+        before = episode_counts(read_episodes(run_dir / "eval-before"), held)
         rows.append(
             {**seed_row(summary, before, episode_counts(records, held)), **held_out_details(records, held)}
         )
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": datetime.date.today().isoformat(),
         "machine": f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPUs".strip(),
         "python": platform.python_version(),
-        "versions": grpo.library_versions(),
+        "versions": library_versions(),
         "extra_flags": extra,
         "seeds": rows,
     }

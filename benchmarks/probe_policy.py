@@ -27,13 +27,11 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "training"))
-
-import grpo  # noqa: E402  (training/grpo.py)
+from proactive_gym.training.args import SCENARIO_ORDER
+from proactive_gym.training.rows import make_env
 
 STATES = ("first", "clear", "reference")
 
@@ -64,10 +62,10 @@ def probe(model: str, adapter: str | None, episodes: int, env_kwargs: dict[str, 
         options["adapter"] = adapter
     agent = HFAgent(model, **options)
     result: dict[str, Any] = {}
-    for scenario in grpo.SCENARIO_ORDER:
+    for scenario in SCENARIO_ORDER:
         envs = {
-            "first": grpo.make_env(scenario, env_kwargs),
-            "reference": grpo.make_env(scenario, {**env_kwargs, "reference": True}),
+            "first": make_env(scenario, env_kwargs),
+            "reference": make_env(scenario, {**env_kwargs, "reference": True}),
         }
         envs["clear"] = envs["first"]
         ids = list(envs["first"].unwrapped.sample_ids)[:episodes]

@@ -23,31 +23,31 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "training"))
-
-import grpo  # noqa: E402  (training/grpo.py)
+from proactive_gym.training.args import SCENARIO_ORDER, parse_args
+from proactive_gym.training.rows import env_kwargs, make_env, prompt_and_images
+from proactive_gym.training.run import resolve_model
+from proactive_gym.training.warmup import knowledge_rows, pooled_image_features, vision_pretrain
 
 
 def test_frames(args: Any, episodes: int) -> dict[str, dict[str, list[Any]]]:
     """Per scenario: the clear reference frames with their category, and the first frames, of the first
     ``episodes`` test episodes."""
-    kwargs = grpo.env_kwargs(args, args.eval_split)
-    reference = grpo.knowledge_rows(
-        list(grpo.SCENARIO_ORDER), kwargs, episodes, args.seed, args.sft_reply_format
+    kwargs = env_kwargs(args, args.eval_split)
+    reference = knowledge_rows(
+        list(SCENARIO_ORDER), kwargs, episodes, args.seed, args.sft_reply_format
     )
     frames: dict[str, dict[str, list[Any]]] = {}
-    for scenario in grpo.SCENARIO_ORDER:
+    for scenario in SCENARIO_ORDER:
         rows = [r for r in reference if r["scenario"] == scenario]
-        env = grpo.make_env(scenario, kwargs)
+        env = make_env(scenario, kwargs)
         first = []
         for row in rows:
             obs, _ = env.reset(options={"sample_id": row["sample_id"]})
-            first.append(grpo._prompt_and_images(obs)[1][-1])
+            first.append(prompt_and_images(obs)[1][-1])
         env.close()
         frames[scenario] = {
             "clear": [r["images"][-1] for r in rows],
@@ -63,7 +63,7 @@ def measure(model: Any, head: Any, classes: list[str], processor: Any, frames: d
 
     def probabilities(images: list[Any]) -> Any:
         encoded = [processor.image_processor(images=[image], return_tensors="pt") for image in images]
-        return torch.softmax(head(grpo.pooled_image_features(model, encoded)), dim=1)
+        return torch.softmax(head(pooled_image_features(model, encoded)), dim=1)
 
     model.eval()
     result = {}
@@ -105,17 +105,17 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if options.tiny_image_size:
         flags += ["--tiny-image-size", str(options.tiny_image_size)]
-    args = grpo.parse_args(flags)
+    args = parse_args(flags)
 
     import torch
 
     torch.set_num_threads(args.torch_threads)
     figures: dict[int, dict[str, dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        model_dir = Path(grpo.resolve_model(args, Path(tmp)))
-        knowledge = grpo.knowledge_rows(
-            list(grpo.SCENARIO_ORDER),
-            grpo.env_kwargs(args, args.train_split),
+        model_dir = Path(resolve_model(args, Path(tmp)))
+        knowledge = knowledge_rows(
+            list(SCENARIO_ORDER),
+            env_kwargs(args, args.train_split),
             args.knowledge_samples,
             args.seed,
             args.sft_reply_format,
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             if step in checkpoints:
                 figures[step] = measure(model, head, classes, processor, frames)
 
-        grpo.vision_pretrain(model_dir, knowledge, args, Path(tmp) / "vision-model", on_step=on_step)
+        vision_pretrain(model_dir, knowledge, args, Path(tmp) / "vision-model", on_step=on_step)
 
     print(f"{'steps':>5} {'scenario':<11} {'acc':>5} {'conf clear':>10} {'conf first':>10}")
     for step, by_scenario in figures.items():

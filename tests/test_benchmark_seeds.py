@@ -38,7 +38,7 @@ def test_episode_counts_split_first_turn_from_asked(tmp_path):
             {"scenario": "COCO", "outcome": "correct", "turns": 1},  # in domain: not counted
         ],
     )
-    counts = seeds.episode_counts(seeds.grpo.read_episodes(tmp_path), ["ROD", "MVP-N"])
+    counts = seeds.episode_counts(seeds.read_episodes(tmp_path), ["ROD", "MVP-N"])
     assert dict(counts) == {
         ("correct", "first"): 1,
         ("correct", "asked"): 1,

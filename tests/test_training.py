@@ -1,4 +1,4 @@
-"""training/grpo.py: arguments, bad input, training rows, the env reward, and GRPO steps of both recipes.
+"""proactive_gym.training (training/grpo.py): arguments, bad input, training rows, the env reward, and GRPO steps of both recipes.
 
 Everything runs offline on the hand-made released-format fixture and the tiny Qwen3-VL. In the GRPO tests
 the rollouts' text is scripted (the trainer's sampler is replaced by a fixed policy) so that every group
@@ -20,9 +20,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from training_helpers import REPO, load_training_module, script_sampler
+from training_helpers import REPO, script_sampler
 
-grpo = load_training_module("grpo.py", "training_grpo")
+from proactive_gym.training.args import PRESETS, Args, parse_args
+from proactive_gym.training.checks import UsageError, check_args, check_model
+from proactive_gym.training.compare import before_after_table, paired_changes
+from proactive_gym.training.rewards import EnvReward
+from proactive_gym.training.rows import build_rows, env_kwargs, make_env, pick_states, rows_to_dataset
+from proactive_gym.training.run import main, run
+from proactive_gym.training.trainer import by_tenth, make_trainer, reward_curve, tenths
+from proactive_gym.training.warmup import (
+    knowledge_rows,
+    oracle_replies,
+    reply_form,
+    vision_pretrain,
+    warmup_target,
+)
 
 QUICKDRAW_SUGGESTION = "A. Add more details."
 
@@ -36,14 +49,14 @@ def _args(fixture_root, **overrides):
         report_to="none",
         seed=0,
     )
-    return grpo.Args(**{**base, **overrides})
+    return Args(**{**base, **overrides})
 
 
 # ----- arguments and bad input ------------------------------------------------------------------------
 
 
 def test_defaults_are_the_paper_recipe_and_presets_yield_to_flags():
-    args = grpo.parse_args([])
+    args = parse_args([])
     assert (args.lora_r, args.lora_alpha, args.lora_dropout, args.lora_target_modules) == (
         16,
         16,
@@ -53,9 +66,9 @@ def test_defaults_are_the_paper_recipe_and_presets_yield_to_flags():
     assert (args.num_generations, args.learning_rate, args.lr_scheduler_type) == (8, 2e-5, "cosine")
     assert (args.train_envs, args.reward_suggestion, args.report_to) == ("QuickDraw,COCO", 0.5, "tensorboard")
     assert args.eval_scenarios() == ["ROD", "VSOD", "MVP-N", "ImageNet-C", "ChangeIt"]
-    demo = grpo.parse_args(["--preset", "cpu-demo", "--learning-rate", "0.5", "--use-lora", "false"])
+    demo = parse_args(["--preset", "cpu-demo", "--learning-rate", "0.5", "--use-lora", "false"])
     assert (demo.model, demo.learning_rate, demo.use_lora) == ("tiny", 0.5, False)
-    assert demo.max_steps == grpo.PRESETS["cpu-demo"]["max_steps"]
+    assert demo.max_steps == PRESETS["cpu-demo"]["max_steps"]
     assert (demo.sft_reply_format, demo.knowledge_envs, demo.tiny_image_size) == (
         "suggest-letter",
         "all",
@@ -89,19 +102,19 @@ def test_defaults_are_the_paper_recipe_and_presets_yield_to_flags():
     ],
 )
 def test_bad_arguments_get_one_clear_message(overrides, message):
-    args = grpo.Args(**{"model": "tiny", "report_to": "none", **overrides})
-    with pytest.raises(grpo.UsageError, match=message.replace("(", r"\(")):
-        grpo.check_args(args)
+    args = Args(**{"model": "tiny", "report_to": "none", **overrides})
+    with pytest.raises(UsageError, match=message.replace("(", r"\(")):
+        check_args(args)
 
 
 def test_main_reports_bad_input_without_loading_anything(capsys):
-    assert grpo.main(["--train-envs", "Pong", "--model", "tiny"]) == 2
+    assert main(["--train-envs", "Pong", "--model", "tiny"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --train-envs: unknown scenario 'Pong'; valid names: ROD, VSOD, MVP-N")
     # In a fresh process: the refusal comes before torch, transformers or trl are imported.
     code = (
-        "import sys; sys.path.insert(0, 'training'); import grpo; "
-        "rc = grpo.main(['--train-envs', 'Pong', '--model', 'tiny']); "
+        "import sys; from proactive_gym.training.run import main; "
+        "rc = main(['--train-envs', 'Pong', '--model', 'tiny']); "
         "print(rc, sorted(m for m in ('torch', 'transformers', 'trl', 'peft', 'datasets') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
@@ -114,45 +127,45 @@ def test_missing_extra_is_named_with_the_fix(monkeypatch):
         importlib.util, "find_spec", lambda name, *a: None if name == "trl" else real(name, *a)
     )
     with pytest.raises(
-        grpo.UsageError, match=r"missing package\(s\) trl for training: pip install 'proactive_gym\[train\]'"
+        UsageError, match=r"missing package\(s\) trl for training: pip install 'proactive_gym\[train\]'"
     ):
-        grpo.check_args(grpo.Args(model="tiny", report_to="none"))
+        check_args(Args(model="tiny", report_to="none"))
 
 
 def test_model_trl_cannot_train_is_refused(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert", "architectures": ["BertModel"]}))
-    with pytest.raises(grpo.UsageError, match="TRL's GRPOTrainer cannot train --model .* model type 'bert'"):
-        grpo.check_model(str(tmp_path), "single-turn")
+    with pytest.raises(UsageError, match="TRL's GRPOTrainer cannot train --model .* model type 'bert'"):
+        check_model(str(tmp_path), "single-turn")
     llava = tmp_path / "llava"
     llava.mkdir()
     (llava / "config.json").write_text(json.dumps({"model_type": "llava_next"}))
-    grpo.check_model(str(llava), "single-turn")  # a VLM TRL trains
+    check_model(str(llava), "single-turn")  # a VLM TRL trains
     with pytest.raises(
-        grpo.UsageError, match="--vision-pretrain-steps works on Qwen3-VL models; .* 'llava_next'"
+        UsageError, match="--vision-pretrain-steps works on Qwen3-VL models; .* 'llava_next'"
     ):
-        grpo.check_model(str(llava), "single-turn", vision_pretrain=True)
+        check_model(str(llava), "single-turn", vision_pretrain=True)
 
 
 def test_multi_turn_needs_tool_calling(tiny_model, tmp_path):
-    grpo.check_model(tiny_model, "multi-turn")  # the tiny model carries TRL's qwen3_vl template: accepted
-    grpo.check_model(tiny_model, "single-turn", vision_pretrain=True)  # a Qwen3-VL: accepted
+    check_model(tiny_model, "multi-turn")  # the tiny model carries TRL's qwen3_vl template: accepted
+    check_model(tiny_model, "single-turn", vision_pretrain=True)  # a Qwen3-VL: accepted
     no_tools = tmp_path / "no-tools"
     shutil.copytree(tiny_model, no_tools)
     template = Path(importlib.util.find_spec("trl").origin).parent / "chat_templates" / "qwen2_5_vl.jinja"
     shutil.copy(template, no_tools / "chat_template.jinja")
-    grpo.check_model(str(no_tools), "single-turn")  # fine for the single-turn recipe
+    check_model(str(no_tools), "single-turn")  # fine for the single-turn recipe
     with pytest.raises(
-        grpo.UsageError, match="--recipe multi-turn needs a model whose chat template supports"
+        UsageError, match="--recipe multi-turn needs a model whose chat template supports"
     ):
-        grpo.check_model(str(no_tools), "multi-turn")
+        check_model(str(no_tools), "multi-turn")
 
 
 # ----- training rows ------------------------------------------------------------------------------------
 
 
 def test_rows_are_env_states_along_the_suggestion_path(fixture_root):
-    kwargs = grpo.env_kwargs(_args(fixture_root), "test")
-    rows = grpo.build_rows(["QuickDraw", "COCO"], kwargs, None, 3, seed=0)
+    kwargs = env_kwargs(_args(fixture_root), "test")
+    rows = build_rows(["QuickDraw", "COCO"], kwargs, None, 3, seed=0)
     got = [
         (r["scenario"], r["sample_id"], r["state"], r["path_length"], len(json.loads(r["replies"])))
         for r in rows
@@ -174,7 +187,7 @@ def test_rows_are_env_states_along_the_suggestion_path(fixture_root):
     assert json.loads(rows[2]["replies"]) == [QUICKDRAW_SUGGESTION] * 3
     assert json.loads(rows[11]["replies"]) == ["A. Move the camera up.", "B. Move the camera to the left."]
     for row in rows:  # the prompt is exactly what the env shows in that state
-        env = grpo.make_env(row["scenario"], kwargs)
+        env = make_env(row["scenario"], kwargs)
         obs, info = env.reset(options={"sample_id": row["sample_id"], "replies": json.loads(row["replies"])})
         assert row["prompt"] == [
             {
@@ -187,10 +200,10 @@ def test_rows_are_env_states_along_the_suggestion_path(fixture_root):
 
 
 def test_row_building_is_deterministic(fixture_root):
-    kwargs = grpo.env_kwargs(_args(fixture_root), "test")
+    kwargs = env_kwargs(_args(fixture_root), "test")
 
     def build(seed):
-        rows = grpo.build_rows(["COCO", "QuickDraw"], kwargs, 2, 2, seed=seed)
+        rows = build_rows(["COCO", "QuickDraw"], kwargs, 2, 2, seed=seed)
         return [
             ({k: v for k, v in r.items() if k != "images"}, [np.asarray(i).tobytes() for i in r["images"]])
             for r in rows
@@ -201,9 +214,9 @@ def test_row_building_is_deterministic(fixture_root):
     assert [r["sample_id"] for r, _ in first if r["scenario"] == "COCO"] == [0, 0, 1, 1]
     assert [r["sample_id"] for r, _ in build(2) if r["scenario"] == "COCO"] == [0, 0, 2, 2]  # the seed picks
     assert (
-        grpo.pick_states(7, 3) == [0, 4, 7]
-        and grpo.pick_states(1, 3) == [0, 1]
-        and grpo.pick_states(5, 1) == [0]
+        pick_states(7, 3) == [0, 4, 7]
+        and pick_states(1, 3) == [0, 1]
+        and pick_states(5, 1) == [0]
     )
 
 
@@ -211,8 +224,8 @@ def test_row_building_is_deterministic(fixture_root):
 
 
 def test_reward_replays_replies_through_the_env(fixture_root):
-    kwargs = grpo.env_kwargs(_args(fixture_root, reward_suggestion=0.75), "test")
-    reward = grpo.EnvReward(kwargs)
+    kwargs = env_kwargs(_args(fixture_root, reward_suggestion=0.75), "test")
+    reward = EnvReward(kwargs)
     replies = ["D. Cat.", QUICKDRAW_SUGGESTION, "B. I cannot tell.", "C. Cup.", "a cat, I think", ""]
     logged = {}
     n = len(replies)
@@ -237,7 +250,7 @@ def test_reward_replays_replies_through_the_env(fixture_root):
         replies=[last, last],
     ) == [1.0, 0.0]
     # The values are the env's own: compare with a fresh env stepping the same replies.
-    env = grpo.make_env("QuickDraw", kwargs)
+    env = make_env("QuickDraw", kwargs)
     for text, value in zip(replies, first, strict=True):
         env.reset(options={"sample_id": 0})
         assert env.step(text)[1] == value
@@ -276,8 +289,8 @@ def test_single_turn_grpo_two_steps_train_lora(fixture_root, tiny_model, tmp_pat
         max_completion_length=16,
         reward_suggestion=0.5,
     )
-    rows = grpo.build_rows(["QuickDraw"], grpo.env_kwargs(args, "test"), None, 3, seed=0)
-    trainer = grpo.make_trainer(args, tiny_model, grpo.rows_to_dataset(rows), tmp_path / "trainer")
+    rows = build_rows(["QuickDraw"], env_kwargs(args, "test"), None, 3, seed=0)
+    trainer = make_trainer(args, tiny_model, rows_to_dataset(rows), tmp_path / "trainer")
     script = ["D. Cat.", QUICKDRAW_SUGGESTION, "B. I cannot tell.", "zzz"]
     script_sampler(trainer, lambda i, ids: script[i % 4] + "<|im_end|>")
     before = _lora_snapshot(trainer)
@@ -289,7 +302,7 @@ def test_single_turn_grpo_two_steps_train_lora(fixture_root, tiny_model, tmp_pat
         assert entry["outcome/correct"] == 0.25 and entry["outcome/unparsable"] == 0.25
         assert entry["outcome/abstain"] == 0.25
         assert entry["reward"] == pytest.approx(0.25 + 0.5 * entry["outcome/useful_suggestion"])
-    assert grpo.reward_curve(trainer.state.log_history) == [e["reward"] for e in steps]
+    assert reward_curve(trainer.state.log_history) == [e["reward"] for e in steps]
 
 
 def _per_image(pixels, grid_thw):
@@ -318,10 +331,10 @@ def test_multi_turn_grpo_two_steps_every_revealed_image_reaches_the_forward_pass
         learning_rate=1e-2,
         max_completion_length=2048,
     )
-    rows = grpo.build_rows(
-        ["QuickDraw"], grpo.env_kwargs(args, "test"), None, 1, seed=0
+    rows = build_rows(
+        ["QuickDraw"], env_kwargs(args, "test"), None, 1, seed=0
     )  # the first frame only
-    trainer = grpo.make_trainer(args, tiny_model, grpo.rows_to_dataset(rows), tmp_path / "trainer")
+    trainer = make_trainer(args, tiny_model, rows_to_dataset(rows), tmp_path / "trainer")
     response_id = trainer.processing_class.tokenizer.convert_tokens_to_ids("<tool_response>")
 
     def policy(i, ids):  # even rollouts: two interventions then the right answer; odd ones: a wrong guess
@@ -396,8 +409,8 @@ def test_multi_turn_round_without_any_new_image_trains(fixture_root, tiny_model,
         gradient_accumulation_steps=1,
         max_completion_length=512,
     )
-    rows = grpo.build_rows(["QuickDraw"], grpo.env_kwargs(args, "test"), None, 1, seed=0)
-    trainer = grpo.make_trainer(args, tiny_model, grpo.rows_to_dataset(rows), tmp_path / "trainer")
+    rows = build_rows(["QuickDraw"], env_kwargs(args, "test"), None, 1, seed=0)
+    trainer = make_trainer(args, tiny_model, rows_to_dataset(rows), tmp_path / "trainer")
     response_id = trainer.processing_class.tokenizer.convert_tokens_to_ids("<tool_response>")
     answers = ["Cat.", "Cup."]
     script_sampler(
@@ -415,15 +428,15 @@ def test_multi_turn_round_without_any_new_image_trains(fixture_root, tiny_model,
 
 
 def test_warmup_targets_mix_uniform_options_and_the_oracle(fixture_root):
-    kwargs = grpo.env_kwargs(_args(fixture_root), "test")
-    env = grpo.make_env("QuickDraw", kwargs)
+    kwargs = env_kwargs(_args(fixture_root), "test")
+    env = make_env("QuickDraw", kwargs)
     _, info = env.reset(options={"sample_id": 0})
     oracle = info["oracle"]
     assert oracle == QUICKDRAW_SUGGESTION
 
     def draws(fraction, reply_format="text", seed=0):
         rng = np.random.default_rng(seed)
-        return [grpo.warmup_target(info["options"], oracle, fraction, rng, reply_format) for _ in range(600)]
+        return [warmup_target(info["options"], oracle, fraction, rng, reply_format) for _ in range(600)]
 
     uniform = draws(0.0)
     assert uniform == draws(0.0)  # deterministic in the seed
@@ -445,13 +458,13 @@ def test_warmup_targets_mix_uniform_options_and_the_oracle(fixture_root):
         assert env.step(text)[4]["outcome"] != "unparsable"
     assert 380 <= draws(0.6).count("Add more details.") <= 440  # 0.6 * 600 + 0.4 * 600 / 6 = 400 expected
     assert draws(1.0, "letter") == [oracle] * 600
-    rows = grpo.build_rows(["QuickDraw"], kwargs, None, 3, seed=0)
-    assert grpo.oracle_replies(rows, kwargs) == [QUICKDRAW_SUGGESTION, QUICKDRAW_SUGGESTION, "D. Cat."]
+    rows = build_rows(["QuickDraw"], kwargs, None, 3, seed=0)
+    assert oracle_replies(rows, kwargs) == [QUICKDRAW_SUGGESTION, QUICKDRAW_SUGGESTION, "D. Cat."]
 
 
 def test_knowledge_rows_are_reference_states_with_the_correct_category(fixture_root):
-    kwargs = grpo.env_kwargs(_args(fixture_root), "test")
-    rows = grpo.knowledge_rows(["QuickDraw", "ROD"], kwargs, 5, seed=0, reply_format="mixed")
+    kwargs = env_kwargs(_args(fixture_root), "test")
+    rows = knowledge_rows(["QuickDraw", "ROD"], kwargs, 5, seed=0, reply_format="mixed")
     assert [(r["scenario"], r["sample_id"], r["target"]) for r in rows] == [
         ("QuickDraw", 0, "Cat."),
         ("ROD", 0, "Vase."),
@@ -460,21 +473,21 @@ def test_knowledge_rows_are_reference_states_with_the_correct_category(fixture_r
     assert json.loads(rows[0]["options"]) == ["Cup.", "Cat.", "Lamp.", "Shoe."]  # categories only
     assert all(r["replies"] == "[]" and len(r["images"]) == 1 for r in rows)
     for row in rows:  # the prompt is the reference env's, and its target is what that env scores correct
-        env = grpo.make_env(row["scenario"], {**kwargs, "reference": True})
+        env = make_env(row["scenario"], {**kwargs, "reference": True})
         obs, _ = env.reset(options={"sample_id": row["sample_id"]})
         assert row["prompt"][0]["content"][1]["text"] == obs["dialogue"]
         assert np.array_equal(np.asarray(row["images"][0]), obs["image"])
         assert env.step(row["target"])[4]["outcome"] == "correct"
-    again = grpo.knowledge_rows(["QuickDraw", "ROD"], kwargs, 5, seed=0, reply_format="mixed")
+    again = knowledge_rows(["QuickDraw", "ROD"], kwargs, 5, seed=0, reply_format="mixed")
     assert [{k: v for k, v in r.items() if k != "images"} for r in again] == [
         {k: v for k, v in r.items() if k != "images"} for r in rows
     ]
-    one = grpo.knowledge_rows(["COCO"], kwargs, 2, seed=0)
+    one = knowledge_rows(["COCO"], kwargs, 2, seed=0)
     assert [r["sample_id"] for r in one] == [
-        r["sample_id"] for r in grpo.knowledge_rows(["COCO"], kwargs, 2, 0)
+        r["sample_id"] for r in knowledge_rows(["COCO"], kwargs, 2, 0)
     ]
     assert len(one) == 2 and len({r["sample_id"] for r in one}) == 2
-    assert [r["target"] for r in grpo.knowledge_rows(["QuickDraw"], kwargs, 5, 0, "letter")] == ["B. Cat."]
+    assert [r["target"] for r in knowledge_rows(["QuickDraw"], kwargs, 5, 0, "letter")] == ["B. Cat."]
 
 
 def test_vision_pretraining_trains_the_vision_tower_only(fixture_root, tmp_path):
@@ -489,12 +502,12 @@ def test_vision_pretraining_trains_the_vision_tower_only(fixture_root, tmp_path)
         "longest_edge": 128 * 128,
         "shortest_edge": 64 * 64,
     }
-    kwargs = grpo.env_kwargs(_args(fixture_root), "test")
-    rows = grpo.knowledge_rows(["QuickDraw", "ROD", "COCO"], kwargs, 5, seed=0, reply_format="mixed")
+    kwargs = env_kwargs(_args(fixture_root), "test")
+    rows = knowledge_rows(["QuickDraw", "ROD", "COCO"], kwargs, 5, seed=0, reply_format="mixed")
     args = _args(fixture_root, vision_pretrain_steps=3, vision_pretrain_batch_size=2)
-    first = grpo.vision_pretrain(model, rows, args, tmp_path / "a")
+    first = vision_pretrain(model, rows, args, tmp_path / "a")
     seen = []
-    again = grpo.vision_pretrain(
+    again = vision_pretrain(
         model,
         rows,
         args,
@@ -515,14 +528,14 @@ def test_vision_pretraining_trains_the_vision_tower_only(fixture_root, tmp_path)
 
 
 def test_mixed_reply_form_letters_suggestions_and_names_categories(fixture_root):
-    kwargs = grpo.env_kwargs(_args(fixture_root), "test")
-    env = grpo.make_env("QuickDraw", kwargs)
+    kwargs = env_kwargs(_args(fixture_root), "test")
+    env = make_env("QuickDraw", kwargs)
     _, info = env.reset(options={"sample_id": 0})
     options = list(info["options"])
-    forms = [grpo.reply_form(options, j, "mixed") for j in range(len(options))]
+    forms = [reply_form(options, j, "mixed") for j in range(len(options))]
     assert forms == ["A.", "B.", "Cup.", "Cat.", "Lamp.", "Shoe."]
     assert options[1] == "I cannot tell."  # suggest-letter: only the suggestion is a letter
-    assert [grpo.reply_form(options, j, "suggest-letter") for j in range(len(options))] == [
+    assert [reply_form(options, j, "suggest-letter") for j in range(len(options))] == [
         "A.",
         "I cannot tell.",
         "Cup.",
@@ -531,8 +544,8 @@ def test_mixed_reply_form_letters_suggestions_and_names_categories(fixture_root)
         "Shoe.",
     ]
     assert (
-        grpo.reply_form(options, 3, "letter") == "D. Cat."
-        and grpo.reply_form(options, 0, "text") == options[0]
+        reply_form(options, 3, "letter") == "D. Cat."
+        and reply_form(options, 0, "text") == options[0]
     )
     outcomes = []
     for reply in forms[:2] + ["Cat.", "I cannot tell."]:
@@ -552,7 +565,7 @@ def test_before_after_table_marks_in_domain_and_held_out():
         "ROD": {"acc": 12.5, "psr": 2.0},
         "COCO": {"acc": 40.0, "psr": 1.0},
     }
-    assert grpo.before_after_table(before, after, ["QuickDraw", "COCO"]).splitlines() == [
+    assert before_after_table(before, after, ["QuickDraw", "COCO"]).splitlines() == [
         "| scenario | split | acc before | acc after | psr before | psr after |",
         "|---|---|---|---|---|---|",
         "| ROD | held-out | 0.0 | 12.5 | 0.00 | 2.00 |",
@@ -566,20 +579,20 @@ def test_before_after_table_marks_in_domain_and_held_out():
         "QuickDraw": {"gained": 8, "lost": 0},
         "COCO": {"gained": 9, "lost": 1},
     }
-    assert grpo.before_after_table(before, after, ["QuickDraw", "COCO"], changes).splitlines()[::2] == [
+    assert before_after_table(before, after, ["QuickDraw", "COCO"], changes).splitlines()[::2] == [
         "| scenario | split | acc before | acc after | psr before | psr after | episodes gained | episodes lost |",
         "| ROD | held-out | 0.0 | 12.5 | 0.00 | 2.00 | 5 | 1 |",
         "| COCO | in-domain | 20.0 | 40.0 | 1.00 | 1.00 | 9 | 1 |",
         "| mean | held-out | 0.0 | 12.5 | 0.00 | 2.00 | 5 | 1 |",
     ]
-    assert grpo.before_after_table(before, after, ["QuickDraw", "COCO"], changes).splitlines()[5] == (
+    assert before_after_table(before, after, ["QuickDraw", "COCO"], changes).splitlines()[5] == (
         "| mean | in-domain | 15.0 | 35.0 | 0.75 | 1.25 | 17 | 1 |"
     )
-    assert grpo.tenths([0.0] * 10 + [1.0] * 10) == {"first_tenth": 0.0, "last_tenth": 1.0, "gain": 1.0}
+    assert tenths([0.0] * 10 + [1.0] * 10) == {"first_tenth": 0.0, "last_tenth": 1.0, "gain": 1.0}
     history = [{"reward": 0.0, "outcome/abstain": 0.5, "loss": 1.0}] * 10 + [
         {"reward": 1.0, "outcome/abstain": 0.0}
     ] * 10
-    assert grpo.by_tenth(history + [{"train_runtime": 3.0}]) == {
+    assert by_tenth(history + [{"train_runtime": 3.0}]) == {
         "outcome/abstain": [0.5] * 5 + [0.0] * 5,
         "reward": [0.0] * 5 + [1.0] * 5,
     }
@@ -602,7 +615,7 @@ def test_run_end_to_end_writes_adapter_table_and_config(fixture_root, tiny_model
         eval_max_episodes=1,
         eval_max_new_tokens=8,
     )
-    summary = grpo.run(args)
+    summary = run(args)
     out = Path(args.out)
     assert (out / "adapter" / "adapter_config.json").exists() and (
         out / "warmup-model" / "config.json"
@@ -639,7 +652,7 @@ def test_paired_changes_count_the_episodes_that_flipped(tmp_path):
         tmp_path / "after",
         {("ROD", 0): "wrong_answer", ("ROD", 1): "correct", ("ROD", 2): "correct", ("COCO", 0): "correct"},
     )
-    assert grpo.paired_changes(tmp_path / "before", tmp_path / "after") == {
+    assert paired_changes(tmp_path / "before", tmp_path / "after") == {
         "COCO": {"gained": 0, "lost": 0},
         "ROD": {"gained": 2, "lost": 1},
     }

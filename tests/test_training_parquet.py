@@ -1,4 +1,4 @@
-"""training/parquet_data.py and ``--data parquet`` of training/grpo.py, on tiny parquet files written here.
+"""proactive_gym/training/parquet.py and ``--data parquet`` of training/grpo.py, on tiny parquet files written here.
 
 The files follow the schema the dataset card of tdemin16/ProactiveBench (split train) declares: ``prompt``
 (chat messages, image parts with text null), ``ground_truth``, ``proactive_actions``, ``options``,
@@ -21,10 +21,14 @@ from proactive_gym.protocol import render_prompt
 
 pytest.importorskip("datasets")
 
-from training_helpers import REPO, load_training_module, script_sampler
+from training_helpers import REPO, script_sampler
 
-grpo = load_training_module("grpo.py", "training_grpo")
-pdata = grpo._parquet_data()
+from proactive_gym.training import parquet as pdata
+from proactive_gym.training import run as training_run
+from proactive_gym.training.args import Args
+from proactive_gym.training.checks import UsageError, check_args
+from proactive_gym.training.rewards import ParquetReward
+from proactive_gym.training.rows import build_rows, env_kwargs, make_env, rows_to_dataset
 
 QD = ["Add more details.", "I cannot tell.", "Cup.", "Cat.", "Lamp.", "Shoe."]
 COCO = ["Move the camera up.", "I do not know.", "Move the camera to the left.", "Lemon.", "Banana."]
@@ -137,7 +141,7 @@ def test_rows_follow_the_trainer_format_and_infer_the_scenario(train_dir):
             and np.asarray(row["images"][0]).tolist() == np.asarray(_image(value)).tolist()
         )
     # The same shape as the env rows: a datasets.Dataset takes them as they are.
-    assert len(grpo.rows_to_dataset(rows)) == 6
+    assert len(rows_to_dataset(rows)) == 6
 
 
 def test_subsampling_is_seeded_and_deterministic(train_dir):
@@ -246,10 +250,10 @@ def test_score_reply_agrees_with_the_env(fixture_root):
     """On every state of the fixture's QuickDraw and COCO episodes, and every shown option in three forms,
     score_reply (labels read off the env) gives the env's own outcome."""
     kwargs = {"split": "test", "data": "released", "data_root": str(fixture_root)}
-    rows = grpo.build_rows(["QuickDraw", "COCO"], kwargs, None, 4, seed=0)
+    rows = build_rows(["QuickDraw", "COCO"], kwargs, None, 4, seed=0)
     checked = 0
     for row in rows:
-        env = grpo.make_env(row["scenario"], kwargs)
+        env = make_env(row["scenario"], kwargs)
         state = {"sample_id": row["sample_id"], "replies": json.loads(row["replies"])}
         options = json.loads(row["options"])
 
@@ -269,7 +273,7 @@ def test_score_reply_agrees_with_the_env(fixture_root):
 def test_parquet_reward_logs_outcome_shares(train_dir):
     rows = pdata.load_parquet_rows(train_dir)[:1] * 4
     logged = {}
-    reward = grpo.ParquetReward(1.0, 0.75)
+    reward = ParquetReward(1.0, 0.75)
     values = reward(
         completions=[[{"role": "assistant", "content": r}] for r in ["D. Cat.", "A.", "B.", "zzz"]],
         options=[r["options"] for r in rows],
@@ -291,7 +295,7 @@ def test_parquet_reward_logs_outcome_shares(train_dir):
 
 
 def _args(**overrides):
-    return grpo.Args(**{"model": "tiny", "report_to": "none", "data": "parquet", **overrides})
+    return Args(**{"model": "tiny", "report_to": "none", "data": "parquet", **overrides})
 
 
 def test_bad_parquet_arguments_get_one_clear_message(train_dir, tmp_path):
@@ -329,18 +333,18 @@ def test_bad_parquet_arguments_get_one_clear_message(train_dir, tmp_path):
         ({"train_data": str(train_dir), "max_train_samples": 0}, "--max-train-samples must be at least 1"),
     ]
     for overrides, message in cases:
-        with pytest.raises(grpo.UsageError, match=message):
-            grpo.check_args(_args(**overrides))
-    grpo.check_args(_args(train_data=str(train_dir)))  # fine
-    grpo.check_args(_args(train_data=str(train_dir / "train-00000-of-00002.parquet")))
+        with pytest.raises(UsageError, match=message):
+            check_args(_args(**overrides))
+    check_args(_args(train_data=str(train_dir)))  # fine
+    check_args(_args(train_data=str(train_dir / "train-00000-of-00002.parquet")))
 
 
 def test_main_refuses_a_missing_path_before_loading_anything(tmp_path):
     import subprocess
 
     code = (
-        "import sys; sys.path.insert(0, 'training'); import grpo; "
-        f"rc = grpo.main(['--data', 'parquet', '--train-data', {str(tmp_path / 'nowhere')!r}, '--model', 'tiny']); "
+        "import sys; from proactive_gym.training.run import main; "
+        f"rc = main(['--data', 'parquet', '--train-data', {str(tmp_path / 'nowhere')!r}, '--model', 'tiny']); "
         "print(rc, sorted(m for m in ('torch', 'transformers', 'trl', 'peft', 'datasets') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
@@ -349,8 +353,8 @@ def test_main_refuses_a_missing_path_before_loading_anything(tmp_path):
 
 
 def test_evaluation_envs_stay_synthetic_or_released():
-    assert grpo.env_kwargs(_args(train_data="x"), "test")["data"] == "synthetic"
-    released = grpo.env_kwargs(_args(train_data="x", data_root="/d"), "test")
+    assert env_kwargs(_args(train_data="x"), "test")["data"] == "synthetic"
+    released = env_kwargs(_args(train_data="x", data_root="/d"), "test")
     assert (released["data"], released["data_root"]) == ("released", "/d")
 
 
@@ -370,8 +374,8 @@ def test_run_one_grpo_step_on_parquet_rows(tiny_model, tmp_path, monkeypatch):
         made.append(trainer)
         return trainer
 
-    real = grpo.make_trainer
-    monkeypatch.setattr(grpo, "make_trainer", scripted)
+    real = training_run.make_trainer
+    monkeypatch.setattr(training_run, "make_trainer", scripted)
     args = _args(
         model=tiny_model,
         train_data=str(file),
@@ -384,8 +388,8 @@ def test_run_one_grpo_step_on_parquet_rows(tiny_model, tmp_path, monkeypatch):
         reward_suggestion=0.75,
         skip_eval=True,
     )
-    summary = grpo.run(args)
-    assert isinstance(made[0].reward_funcs[0], grpo.ParquetReward)
+    summary = training_run.run(args)
+    assert isinstance(made[0].reward_funcs[0], ParquetReward)
     assert summary["train_rows"] == 2 and summary["reward"]["curve"] == [pytest.approx(0.25 + 0.25 * 0.75)]
     step = next(e for e in made[0].state.log_history if "reward" in e)
     assert [step[f"outcome/{n}"] for n in ("correct", "useful_suggestion", "abstain", "unparsable")] == [

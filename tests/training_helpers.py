@@ -1,25 +1,12 @@
-"""Helpers shared by the tests of training/: loading its scripts as modules, and scripting GRPO rollouts."""
+"""Helpers shared by the training tests: scripting GRPO rollouts."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def load_training_module(file: str, name: str) -> ModuleType:
-    """``training/<file>`` imported as module ``name`` (once: later calls return the same module)."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "training" / file)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def script_sampler(trainer: Any, policy: Callable[[int, list[int]], str]) -> None:

@@ -91,7 +91,7 @@ def options_in_prompt(text: str) -> list[str] | None:
     """The options a prompt shows (``"Options:\\nA. ...\\nB. ..."``, SPEC section 3), without letters; None if none."""
     if "Options:\n" not in text:
         return None
-    options = []
+    options: list[str] = []
     for line in text.rsplit("Options:\n", 1)[1].split("\n"):
         match = _OPTION_LINE.match(line)
         if not match or match.group(1) != chr(65 + len(options)):
