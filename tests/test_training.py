@@ -107,6 +107,47 @@ def test_bad_arguments_get_one_clear_message(overrides, message):
         check_args(args)
 
 
+@pytest.mark.parametrize(("world", "expected"), [(1, 64), (4, 16), (8, 8), (16, 4)])
+def test_the_global_batch_gives_the_accumulation_steps_of_the_world_size(monkeypatch, world, expected):
+    monkeypatch.setenv("WORLD_SIZE", str(world))
+    args = Args(model="tiny", report_to="none")  # the paper: 512 completions per step, 8 per device
+    check_args(args)
+    assert args.accumulation_steps(world) == expected
+    assert Args(gradient_accumulation_steps=3).accumulation_steps(world) == 3  # given: it wins
+
+
+@pytest.mark.parametrize(
+    ("world", "overrides", "message"),
+    [
+        (
+            1,
+            {"global_batch": 100},
+            "--global-batch 100 does not divide into micro-batches of "
+            "--per-device-train-batch-size 8 on 1 process (8 completions per micro-step); use a multiple of 8 "
+            "(e.g. --global-batch 96)",
+        ),
+        (
+            3,
+            {},
+            "--global-batch 512 does not divide into micro-batches of --per-device-train-batch-size 8 on "
+            "3 processes (24 completions per micro-step); use a multiple of 24 (e.g. --global-batch 504)",
+        ),
+        (
+            2,
+            {"global_batch": 12, "per_device_train_batch_size": 2, "num_generations": 8},
+            "the global batch of 12 completions (--per-device-train-batch-size 2 x 3 accumulation steps x 2 "
+            "processes) is not a multiple of --num-generations 8",
+        ),
+        (1, {"gradient_accumulation_steps": 0}, "--gradient-accumulation-steps must be at least 1, not 0"),
+    ],
+)
+def test_a_global_batch_that_does_not_fit_the_world_size_is_refused(monkeypatch, world, overrides, message):
+    monkeypatch.setenv("WORLD_SIZE", str(world))
+    with pytest.raises(UsageError) as caught:
+        check_args(Args(**{"model": "tiny", "report_to": "none", **overrides}))
+    assert str(caught.value).startswith(message)
+
+
 def test_main_reports_bad_input_without_loading_anything(capsys):
     assert main(["--train-envs", "Pong", "--model", "tiny"]) == 2
     err = capsys.readouterr().err
@@ -140,9 +181,7 @@ def test_model_trl_cannot_train_is_refused(tmp_path):
     llava.mkdir()
     (llava / "config.json").write_text(json.dumps({"model_type": "llava_next"}))
     check_model(str(llava), "single-turn")  # a VLM TRL trains
-    with pytest.raises(
-        UsageError, match="--vision-pretrain-steps works on Qwen3-VL models; .* 'llava_next'"
-    ):
+    with pytest.raises(UsageError, match="--vision-pretrain-steps works on Qwen3-VL models; .* 'llava_next'"):
         check_model(str(llava), "single-turn", vision_pretrain=True)
 
 
@@ -154,9 +193,7 @@ def test_multi_turn_needs_tool_calling(tiny_model, tmp_path):
     template = Path(importlib.util.find_spec("trl").origin).parent / "chat_templates" / "qwen2_5_vl.jinja"
     shutil.copy(template, no_tools / "chat_template.jinja")
     check_model(str(no_tools), "single-turn")  # fine for the single-turn recipe
-    with pytest.raises(
-        UsageError, match="--recipe multi-turn needs a model whose chat template supports"
-    ):
+    with pytest.raises(UsageError, match="--recipe multi-turn needs a model whose chat template supports"):
         check_model(str(no_tools), "multi-turn")
 
 
@@ -213,11 +250,7 @@ def test_row_building_is_deterministic(fixture_root):
     assert first == build(0)
     assert [r["sample_id"] for r, _ in first if r["scenario"] == "COCO"] == [0, 0, 1, 1]
     assert [r["sample_id"] for r, _ in build(2) if r["scenario"] == "COCO"] == [0, 0, 2, 2]  # the seed picks
-    assert (
-        pick_states(7, 3) == [0, 4, 7]
-        and pick_states(1, 3) == [0, 1]
-        and pick_states(5, 1) == [0]
-    )
+    assert pick_states(7, 3) == [0, 4, 7] and pick_states(1, 3) == [0, 1] and pick_states(5, 1) == [0]
 
 
 # ----- the reward is the env's -------------------------------------------------------------------------------
@@ -331,9 +364,7 @@ def test_multi_turn_grpo_two_steps_every_revealed_image_reaches_the_forward_pass
         learning_rate=1e-2,
         max_completion_length=2048,
     )
-    rows = build_rows(
-        ["QuickDraw"], env_kwargs(args, "test"), None, 1, seed=0
-    )  # the first frame only
+    rows = build_rows(["QuickDraw"], env_kwargs(args, "test"), None, 1, seed=0)  # the first frame only
     trainer = make_trainer(args, tiny_model, rows_to_dataset(rows), tmp_path / "trainer")
     response_id = trainer.processing_class.tokenizer.convert_tokens_to_ids("<tool_response>")
 
@@ -483,9 +514,7 @@ def test_knowledge_rows_are_reference_states_with_the_correct_category(fixture_r
         {k: v for k, v in r.items() if k != "images"} for r in rows
     ]
     one = knowledge_rows(["COCO"], kwargs, 2, seed=0)
-    assert [r["sample_id"] for r in one] == [
-        r["sample_id"] for r in knowledge_rows(["COCO"], kwargs, 2, 0)
-    ]
+    assert [r["sample_id"] for r in one] == [r["sample_id"] for r in knowledge_rows(["COCO"], kwargs, 2, 0)]
     assert len(one) == 2 and len({r["sample_id"] for r in one}) == 2
     assert [r["target"] for r in knowledge_rows(["QuickDraw"], kwargs, 5, 0, "letter")] == ["B. Cat."]
 
@@ -543,10 +572,7 @@ def test_mixed_reply_form_letters_suggestions_and_names_categories(fixture_root)
         "Lamp.",
         "Shoe.",
     ]
-    assert (
-        reply_form(options, 3, "letter") == "D. Cat."
-        and reply_form(options, 0, "text") == options[0]
-    )
+    assert reply_form(options, 3, "letter") == "D. Cat." and reply_form(options, 0, "text") == options[0]
     outcomes = []
     for reply in forms[:2] + ["Cat.", "I cannot tell."]:
         env.reset(options={"sample_id": 0})

@@ -97,8 +97,17 @@ class Args:
         "Completions per device per micro-batch (a multiple of the "
         "group size once multiplied by --gradient-accumulation-steps).",
     )
-    gradient_accumulation_steps: int = _arg(
-        8, "Micro-batches per optimizer step. Paper: batch 512 = 8 GPUs x 8 x 8 completions."
+    global_batch: int = _arg(
+        512,
+        "Completions per optimizer step across all processes (the paper's batch: 512 = 64 prompts x 8 "
+        "completions). The gradient accumulation steps are derived for the world size: global batch / "
+        "(--per-device-train-batch-size x processes), e.g. 16, 8 and 4 on 4, 8 and 16 GPUs at 8 per device. "
+        "Ignored when --gradient-accumulation-steps is given.",
+    )
+    gradient_accumulation_steps: int | None = _arg(
+        None,
+        "Micro-batches per optimizer step; unset = derived from --global-batch. Given, it wins: the global "
+        "batch is then --per-device-train-batch-size x this x processes.",
     )
     beta: float = _arg(0.0, "KL coefficient against the initial policy (0 = no reference model).")
     temperature: float = _arg(1.0, "Sampling temperature of the rollouts.")
@@ -174,6 +183,11 @@ class Args:
     report_to: str = _arg("tensorboard", "TRL/transformers loggers: 'tensorboard', 'wandb', 'none', ...")
     logging_steps: int = _arg(1, "Log every N optimizer steps.")
     save_steps: int = _arg(500, "Checkpoint every N steps.")
+    ddp_timeout: int = _arg(
+        10800,
+        "Several processes only: seconds a rank may wait at a barrier while rank 0 alone builds the tiny "
+        "model and data, runs the supervised stages or evaluates (also TRL's ddp_timeout).",
+    )
     torch_threads: int = _arg(
         0,
         "CPU threads torch may use (0 = torch's default). 1 is fastest for the tiny "
@@ -203,6 +217,12 @@ class Args:
         if spec == "held-out":
             return [s for s in SCENARIO_ORDER if s not in self.train_scenarios()]
         return [s for s in scenario_list(self.eval_envs) if s not in self.train_scenarios()]
+
+    def accumulation_steps(self, world_size: int) -> int:
+        """Micro-batches per optimizer step on ``world_size`` processes (checked by ``check_args``)."""
+        if self.gradient_accumulation_steps is not None:
+            return self.gradient_accumulation_steps
+        return max(1, self.global_batch // (self.per_device_train_batch_size * world_size))
 
     def completion_length(self) -> int:
         """Tokens per completion, the recipe's default when unset."""

@@ -6,7 +6,7 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-from proactive_gym.training import parquet
+from proactive_gym.training import distributed, parquet
 from proactive_gym.training.args import RECIPES, REPLY_FORMATS, Args, scenario_list
 
 
@@ -49,12 +49,7 @@ def check_args(args: Args) -> None:
         raise UsageError(f"--max-train-samples must be at least 1, not {args.max_train_samples}")
     if args.num_generations < 2:
         raise UsageError("--num-generations must be at least 2 (GRPO compares completions within a group)")
-    batch = args.per_device_train_batch_size * args.gradient_accumulation_steps
-    if batch % args.num_generations:
-        raise UsageError(
-            f"--per-device-train-batch-size x --gradient-accumulation-steps = {batch} completions is not a "
-            f"multiple of --num-generations {args.num_generations}; pick sizes so that it is"
-        )
+    check_batch(args, distributed.world_size())
     if args.states_per_sample < 1:
         raise UsageError("--states-per-sample must be at least 1")
     if args.sft_reply_format not in REPLY_FORMATS:
@@ -106,6 +101,34 @@ def check_args(args: Args) -> None:
             raise UsageError(f"--train-data: {err}") from None
     if args.model != "tiny":
         check_model(args.model, args.recipe, vision_pretrain=args.vision_pretrain_steps > 0)
+
+
+def check_batch(args: Args, world_size: int) -> None:
+    """The global batch splits into whole micro-batches on ``world_size`` processes and whole groups."""
+    per_device = args.per_device_train_batch_size
+    if per_device < 1:
+        raise UsageError(f"--per-device-train-batch-size must be at least 1, not {per_device}")
+    on = f"{world_size} process{'es' if world_size > 1 else ''}"
+    if args.gradient_accumulation_steps is None:
+        per_step = per_device * world_size
+        if args.global_batch < 1 or args.global_batch % per_step:
+            fits = max(per_step, round(args.global_batch / per_step) * per_step)
+            raise UsageError(
+                f"--global-batch {args.global_batch} does not divide into micro-batches of "
+                f"--per-device-train-batch-size {per_device} on {on} ({per_step} completions per micro-step); "
+                f"use a multiple of {per_step} (e.g. --global-batch {fits}) or another per-device batch size"
+            )
+    elif args.gradient_accumulation_steps < 1:
+        raise UsageError(
+            f"--gradient-accumulation-steps must be at least 1, not {args.gradient_accumulation_steps}"
+        )
+    batch = per_device * args.accumulation_steps(world_size) * world_size
+    if batch % args.num_generations:
+        raise UsageError(
+            f"the global batch of {batch} completions (--per-device-train-batch-size {per_device} x "
+            f"{args.accumulation_steps(world_size)} accumulation steps x {on}) is not a multiple of "
+            f"--num-generations {args.num_generations}; pick sizes so that it is"
+        )
 
 
 def check_parquet_args(args: Args) -> None:

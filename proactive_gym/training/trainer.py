@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from proactive_gym.training import distributed
 from proactive_gym.training.args import Args
 from proactive_gym.training.checks import check_tool_calling
 from proactive_gym.training.episodes import EpisodeFactory
@@ -45,7 +46,7 @@ def grpo_config(args: Args, output_dir: Path) -> Any:
         num_train_epochs=args.num_train_epochs,
         max_steps=args.max_steps,
         per_device_train_batch_size=args.per_device_train_batch_size,
-        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        gradient_accumulation_steps=args.accumulation_steps(distributed.world_size()),
         beta=args.beta,
         temperature=args.temperature,
         max_completion_length=args.completion_length(),
@@ -57,6 +58,7 @@ def grpo_config(args: Args, output_dir: Path) -> Any:
         bf16=bf16,
         use_cpu=not torch.cuda.is_available(),
         gradient_checkpointing=args.gradient_checkpointing,
+        ddp_timeout=args.ddp_timeout,
         model_init_kwargs={"dtype": "bfloat16" if bf16 else "float32"},
         remove_unused_columns=False,
         **vllm,
