@@ -37,6 +37,11 @@ def trl_chat_template(name: str) -> str:
     )
 
 
+def _config(config_class: Any, **kwargs: Any) -> Any:
+    """``config_class(**kwargs)`` (the config classes take the token ids as free keyword arguments)."""
+    return config_class(**kwargs)
+
+
 def _seeded(model_class: Any, config: Any, seed: int) -> Any:
     import torch
 
@@ -62,7 +67,8 @@ def build_tiny_qwen2_5_vl(out_dir: str | Path, seed: int = 0) -> Path:
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in ("<|image_pad|>", "<|video_pad|>", "<|endoftext|>")}
     ids.update({t: tokenizer.convert_tokens_to_ids(t) for t in ("<|vision_start|>", "<|vision_end|>")})
     eos = tokenizer.convert_tokens_to_ids("<|im_end|>")
-    config = Qwen2_5_VLConfig(
+    config = _config(
+        Qwen2_5_VLConfig,
         text_config={
             "vocab_size": len(tokenizer),
             "hidden_size": 64,
@@ -73,6 +79,7 @@ def build_tiny_qwen2_5_vl(out_dir: str | Path, seed: int = 0) -> Path:
             "max_position_embeddings": 4096,
             "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [4, 2, 2]},
             "pad_token_id": ids["<|endoftext|>"],
+            "bos_token_id": ids["<|endoftext|>"],
             "eos_token_id": eos,
             "tie_word_embeddings": True,
             "initializer_range": _INIT_RANGE,
@@ -134,7 +141,9 @@ def build_tiny_llava_next(out_dir: str | Path, seed: int = 0) -> Path:
     tokenizer.add_special_tokens({"eos_token": "</s>", "additional_special_tokens": ["<image>"]})
     image, eos, pad = (tokenizer.convert_tokens_to_ids(t) for t in ("<image>", "</s>", "<|endoftext|>"))
     side, patch = 56, 14
-    config = LlavaNextConfig(
+    pinpoints = [[side, side], [side, 2 * side], [2 * side, side]]
+    config = _config(
+        LlavaNextConfig,
         text_config={
             "model_type": "mistral",
             "vocab_size": len(tokenizer),
@@ -161,7 +170,7 @@ def build_tiny_llava_next(out_dir: str | Path, seed: int = 0) -> Path:
             "initializer_range": _INIT_RANGE,
         },
         image_token_index=image,
-        image_grid_pinpoints=[[side, side], [side, 2 * side], [2 * side, side]],
+        image_grid_pinpoints=pinpoints,
         vision_feature_layer=-2,
         vision_feature_select_strategy="default",
         pad_token_id=pad,
@@ -174,7 +183,7 @@ def build_tiny_llava_next(out_dir: str | Path, seed: int = 0) -> Path:
     image_processor = LlavaNextImageProcessorPil(
         size={"shortest_edge": side},
         crop_size={"height": side, "width": side},
-        image_grid_pinpoints=config.image_grid_pinpoints,
+        image_grid_pinpoints=pinpoints,
     )
     processor = LlavaNextProcessor(
         image_processor=image_processor,
