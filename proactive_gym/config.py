@@ -60,13 +60,14 @@ class EnvConfig:
     split: str = "test"
     subset: str = "auto"
     subset_file: str | None = None
-    hint: bool = False
-    reference: bool = False
-    history: bool = False
-    icl_examples: int = 0
-    icl_full: bool = False
-    random_options: bool = False
-    mode: str = "mcqa"
+    # The settings of the paper's protocol (proactive_gym.settings; the run summary lists them as flags).
+    hint: bool = field(default=False, metadata={"setting": True})
+    reference: bool = field(default=False, metadata={"setting": True})
+    history: bool = field(default=False, metadata={"setting": True})
+    icl_examples: int = field(default=0, metadata={"setting": True})
+    icl_full: bool = field(default=False, metadata={"setting": True})
+    random_options: bool = field(default=False, metadata={"setting": True})
+    mode: str = field(default="mcqa", metadata={"setting": True})
     open_samples: int | None = 100
     synthetic_seed: int = 0
     synthetic_size: int | None = None
@@ -89,6 +90,11 @@ class EnvConfig:
         if self.icl_full and not self.icl_examples:
             raise ValueError("icl_full=True (full-length demonstrations) needs icl_examples=1 or 3")
         object.__setattr__(self, "reward", RewardConfig.coerce(self.reward))
+
+    @classmethod
+    def setting_names(cls) -> tuple[str, ...]:
+        """The fields that are settings of the paper's protocol (hint, reference, history, ...)."""
+        return tuple(f.name for f in dataclasses.fields(cls) if f.metadata.get("setting"))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import random
 import textwrap
 from typing import Any
 
@@ -16,21 +15,15 @@ from gymnasium import spaces
 from proactive_gym.config import EnvConfig, RewardConfig
 from proactive_gym.data.errors import RELEASE_HELP, DataError
 from proactive_gym.data.released import EpisodeSet, load_image, load_released
-from proactive_gym.protocol import (
-    build_question,
-    evaluate_reply,
-    is_abstain,
-    render_prompt,
-    resize_short_edge,
-)
+from proactive_gym.protocol import resize_short_edge
 from proactive_gym.scenarios import get_scenario
-from proactive_gym.scenarios.invalid import random_action, randomize_options
+from proactive_gym.settings import HISTORY_SHORT_EDGE, OPEN_HINT, History, InContext, protocol_for
 from proactive_gym.spaces import FreeText, Image
 
 logger = logging.getLogger("proactive_gym")
 
-OPEN_HINT = "If you cannot answer this question, please tell me what I should do to help you."
-HISTORY_SHORT_EDGE = 224
+__all__ = ["ProactiveEnv", "OPEN_HINT", "HISTORY_SHORT_EDGE", "sc_reward"]
+
 _announced_synthetic = False
 
 
@@ -99,6 +92,14 @@ class ProactiveEnv(gym.Env[dict, str]):
     ``reset(seed=...)`` picks an episode with ``self.np_random``; ``reset(options={"sample_id": i})`` pins
     one; ``reset(options={"sample_id": i, "replies": [...]})`` returns the exact state those replies reach.
 
+    ## Settings
+    Each setting is one object of :mod:`proactive_gym.settings` that the env consults at a few named
+    points: ``self.protocol`` (how a turn is asked and judged: multiple choice, random options, reference or
+    open-ended; it gives each turn's question, options and image, judges the reply, names the action a
+    useful suggestion triggers, and what ``info`` reports), ``self.history`` (the earlier turns kept, and
+    the 224-pixel resize) and ``self.in_context`` (the demonstrations). A useful suggestion is applied by
+    ``Scenario.apply_suggestion``, the one place that moves a scene.
+
     ## Version History
     * v0: the ProactiveBench protocol of arXiv:2603.19466 and its public evaluation code.
     """
@@ -130,26 +131,20 @@ class ProactiveEnv(gym.Env[dict, str]):
         self.config = config
         self.render_mode = render_mode
         self.scenario = get_scenario(scenario)
+        # The settings (proactive_gym.settings): how turns are asked and judged, and the context shown.
+        self.protocol = protocol_for(config)
+        self.history = History(config.history)
+        self.in_context = InContext(config.icl_examples, config.icl_full)
         self.episodes: EpisodeSet = self._load_episodes(config)
-        if config.icl_examples and self.scenario.icl_short_edge is None:
-            raise ValueError(
-                f"in-context examples exist for ROD and MVP-N only (as in the paper), not {self.scenario.name}"
-            )
+        self.in_context.check(self.scenario)
         self._original = {e["id"]: e for e in self.episodes.entries}
-        self._by_id = (
-            {i: randomize_options(self.scenario, e) for i, e in self._original.items()}
-            if config.random_options
-            else self._original
-        )
-        self.sample_ids: list[int] = [e["id"] for e in self.episodes.entries]
-        if config.mode == "open":
-            # The paper's open-ended subset: a seeded shuffle (seed 0) of the filtered samples, first 100.
-            random.Random(0).shuffle(self.sample_ids)
-            if config.open_samples is not None:
-                self.sample_ids = self.sample_ids[: config.open_samples]
+        self._by_id = {i: self.protocol.entry(self.scenario, e) for i, e in self._original.items()}
+        if all(self._by_id[i] is e for i, e in self._original.items()):
+            self._by_id = self._original  # one shared mapping when the protocol plays the samples as released
+        self.sample_ids: list[int] = self.protocol.order([e["id"] for e in self.episodes.entries], config)
 
         obs_spaces: dict[str, spaces.Space] = {"image": Image(), "dialogue": FreeText()}
-        if config.history or config.icl_examples:
+        if self.history.enabled or self.in_context.n:
             turn = spaces.Dict({"image": Image(), "dialogue": FreeText(), "reply": FreeText()})
             obs_spaces["history"] = spaces.Sequence(turn, stack=False)
         self.observation_space = spaces.Dict(obs_spaces)
@@ -218,11 +213,13 @@ class ProactiveEnv(gym.Env[dict, str]):
             sample_id = self.sample_ids[int(self.np_random.integers(len(self.sample_ids)))]
         self._entry = self._by_id[sample_id]
         self._state = self.scenario.initial_state(self._entry)
-        self._min_turns = 1 if self.config.reference else self.scenario.min_turns(self._original[sample_id])
+        self._min_turns = self.protocol.min_turns(self.scenario, self._original[sample_id])
         self._done, self._solved = False, False
         self._outcome, self._chosen, self._last_reply = None, None, None
         self._suggestions, self._history = [], []
-        self._demos = self._make_demos(sample_id) if self.config.icl_examples else []
+        self._demos = self.in_context.demos(
+            self.scenario, self.protocol, self._original, self.sample_ids, sample_id, self.config.hint
+        )
         replies = list(options.get("replies") or [])
         for k, reply in enumerate(replies):
             if self._done:
@@ -247,112 +244,43 @@ class ProactiveEnv(gym.Env[dict, str]):
     # ----- dynamics ----------------------------------------------------------------------------------------
     def _advance(self, action: Any) -> tuple[float, bool, bool]:
         """Judge one reply and move the state on; returns (reward, terminated, truncated)."""
-        entry, state, sc = self._entry, self._state, self.scenario
+        entry, state, sc, protocol = self._entry, self._state, self.scenario, self.protocol
         assert entry is not None
         reply = _coerce_reply(action)
         self._last_reply = reply if reply is not None else repr(action)[:200]
-        shown_turn = None
-        if self.config.history:  # what this turn showed, kept if the episode goes on
-            key = (sc.image_key(entry, state), sc.crop_box(entry, state))
-            shown_turn = {"key": key, "dialogue": self._current_dialogue(), "reply": reply}
-        self._chosen = None
-        truncated = False
-        if self.config.mode == "open":
-            outcome = "unjudged"
-        elif reply is None:
-            outcome = "unparsable"
-        elif self.config.reference:
-            verdict, self._chosen = evaluate_reply(reply, [entry["answer"]], entry["categories"], 0)
-            outcome = {"correct": "correct", "wrong": "wrong_answer"}.get(verdict, "unparsable")
-        else:
-            outcome, truncated = self._judge_turn(reply)
-        state["turn"] += 1
+        shown = self.history.shown(protocol.image(sc, entry, state), self._current_dialogue(), reply)
+        outcome, self._chosen, truncated = protocol.judge(sc, entry, state, reply)
+        after = None
         if outcome == "useful_suggestion":
             assert self._chosen is not None
-            before = dict(state)
-            if self.config.random_options:
-                state["last_action"] = random_action(sc, entry, state["turn"])
-            else:
-                state["last_action"] = sc.action_of(self._chosen)
-            sc.transition(entry, state, state["last_action"])
-            if not sc.frame_valid(entry, state):  # the move leaves the video (ChangeIt): the episode stops
-                state.clear()
-                state.update(before)
-                outcome = "useless_suggestion"
+            after = sc.apply_suggestion(entry, state, protocol.action(sc, entry, state, self._chosen))
+            if not sc.frame_valid(entry, after):  # the move leaves the video (ChangeIt): the episode stops
+                after, outcome = None, "useless_suggestion"
             else:
                 self._suggestions.append(self._chosen)
-                if shown_turn is not None:
-                    self._history.append(shown_turn)
+                if shown is not None:
+                    self._history.append(shown)
+        if after is None:  # any other reply costs a turn and changes nothing
+            after = {**state, "turn": state["turn"] + 1}
+        self._state = after
         self._outcome = outcome
         self._solved = outcome == "correct"
         self._done = outcome != "useful_suggestion"
         terminated = self._done and not truncated
         return sc_reward(self.config.reward, outcome), terminated, truncated
 
-    def _judge_turn(self, reply: str) -> tuple[str, bool]:
-        """The multiple-choice outcome of one reply (the caller applies it); returns (outcome, truncated)."""
-        entry, state, sc = self._entry, self._state, self.scenario
-        assert entry is not None
-        if self.config.random_options:  # no option ever disappears; every proactive one "works"
-            valid = list(entry["options"])
-            useful = [] if sc.last_turn(entry, state) else [o for o in valid if not is_abstain(o)]
-        else:
-            valid = sc.valid_options(entry, state)
-            useful = sc.useful_options(entry, state)
-        right = [entry["answer"]] if sc.category_allowed(entry, state) else []
-        act_verdict, act_chosen = evaluate_reply(reply, useful, valid, 0)
-        cat_verdict, cat_chosen = evaluate_reply(reply, right, entry["categories"], len(valid))
-        if cat_verdict == "correct":
-            self._chosen = cat_chosen
-            return "correct", False
-        if act_verdict == "correct":
-            self._chosen = act_chosen
-            if state["turn"] + 1 >= sc.max_turns(entry):
-                return "out_of_turns", True
-            return "useful_suggestion", False
-        if act_verdict == "wrong":
-            self._chosen = act_chosen
-            return ("abstain" if is_abstain(act_chosen or "") else "useless_suggestion"), False
-        if cat_verdict == "wrong":
-            self._chosen = cat_chosen
-            return "wrong_answer", False
-        return "unparsable", False
-
     # ----- observation and info ----------------------------------------------------------------------------------
     def _shown_options(self) -> list[str]:
         assert self._entry is not None
-        if self.config.mode == "open":
-            return []
-        if self.config.reference:
-            return list(self._entry["categories"])
-        if self.config.random_options:
-            return list(self._entry["options"]) + list(self._entry["categories"])
-        return self.scenario.shown_options(self._entry, self._state)
-
-    def _question(self, entry: dict[str, Any] | None = None) -> str:
-        sc = self.scenario
-        entry = entry if entry is not None else self._entry
-        assert entry is not None
-        prompt = entry["prompt"]
-        if self.config.reference and sc.reference_prompt is not None:
-            prompt = sc.reference_prompt
-        if self.config.mode == "open":
-            hint = OPEN_HINT if self.config.hint else None
-        else:
-            hint = sc.hint_for(entry) if self.config.hint else None
-        return build_question(prompt, sc.pre_prompt, hint)
+        return self.protocol.options(self.scenario, self._entry, self._state)
 
     def _current_dialogue(self) -> str:
-        if self.config.mode == "open":
-            return self._question()
-        return render_prompt(self._question(), self._shown_options())
+        assert self._entry is not None
+        return self.protocol.dialogue(self.scenario, self._entry, self._state, self.config.hint)
 
     def _current_image_key(self) -> tuple[str, tuple[float, ...] | None]:
-        entry, sc = self._entry, self.scenario
-        assert entry is not None
-        if self.config.reference:
-            return sc.image_key(entry, self._state, reference=True), None
-        return sc.image_key(entry, self._state), sc.crop_box(entry, self._state)
+        assert self._entry is not None
+        return self.protocol.image(self.scenario, self._entry, self._state)
 
     def _load(
         self,
@@ -373,21 +301,18 @@ class ProactiveEnv(gym.Env[dict, str]):
 
     def _refresh_observation(self) -> None:
         key, box = self._current_image_key()
-        self._image = self._load(key, box, resize=self.config.history)
+        self._image = self._load(key, box, resize=self.history.enabled)
         self._dialogue = self._current_dialogue()
 
     def _observation(self) -> dict[str, Any]:
         assert self._image is not None
         obs: dict[str, Any] = {"image": self._image.copy(), "dialogue": self._dialogue}
-        if self.config.history or self.config.icl_examples:
+        if self.history.enabled or self.in_context.n:
             turns = []
             for demo in self._demos:
                 if "image" not in demo:
                     key, box = demo["key"]
-                    if self.config.icl_full:  # the query's own image size
-                        resize, edge = self.config.history, HISTORY_SHORT_EDGE
-                    else:
-                        resize, edge = True, self.scenario.icl_short_edge or HISTORY_SHORT_EDGE
+                    resize, edge = self.in_context.image_size(self.scenario, self.history)
                     demo["image"] = self._load(key, box, resize=resize, entry=demo["entry"], short_edge=edge)
                 turns.append(
                     {"image": demo["image"].copy(), "dialogue": demo["dialogue"], "reply": demo["reply"]}
@@ -403,15 +328,15 @@ class ProactiveEnv(gym.Env[dict, str]):
         return obs
 
     def _info(self) -> dict[str, Any]:
-        entry, sc, state = self._entry, self.scenario, self._state
+        entry, sc, state, protocol = self._entry, self.scenario, self._state, self.protocol
         assert entry is not None
         key, _ = self._current_image_key()
         info: dict[str, Any] = {
             "sample_id": entry["id"],
             "scenario": sc.name,
             "turn": state["turn"],
-            "max_turns": 1 if (self.config.reference or self.config.mode == "open") else sc.max_turns(entry),
-            "frame": entry["reference_image"] if self.config.reference else sc.frame_info(entry, state),
+            "max_turns": protocol.max_turns(sc, entry),
+            "frame": protocol.frame(sc, entry, state),
             "image_path": key,
             "options": self._shown_options(),
             "outcome": self._outcome,
@@ -419,77 +344,14 @@ class ProactiveEnv(gym.Env[dict, str]):
             "solved": self._solved,
             "suggestions": list(self._suggestions),
             "min_turns": self._min_turns,
-            "oracle": self._oracle(),
+            "oracle": None if self._done else protocol.oracle(sc, entry, state),
             "subset": self.episodes.subset,
             "data_source": self.episodes.source,
             "split": self.episodes.split,
             "mode": self.config.mode,
         }
-        if self.config.mode == "open":
-            info["acceptable_answers"] = sc.open_answers(entry)
-            info["n_suggestion_answers"] = sc.open_suggestions
+        info.update(protocol.extra_info(sc, entry))
         return info
-
-    def _oracle(self) -> str | None:
-        entry = self._entry
-        assert entry is not None
-        if self._done:
-            return None
-        if self.config.mode == "open":
-            return self.scenario.open_answers(entry)[0]
-        if self.config.reference:
-            cats = list(entry["categories"])
-            return f"{chr(65 + cats.index(entry['answer']))}. {entry['answer']}"
-        if self.config.random_options:  # the actions are random: answer when the object is visible
-            shown, sc = self._shown_options(), self.scenario
-            ready = sc.at_reference(entry, self._state) and sc.category_allowed(entry, self._state)
-            movable = [o for o in shown[: len(entry["options"])] if not is_abstain(o)] and not sc.last_turn(
-                entry, self._state
-            )
-            target = entry["answer"] if ready or not movable else next(o for o in shown if not is_abstain(o))
-            return f"{chr(65 + shown.index(target))}. {target}"
-        return self.scenario.oracle_reply(entry, self._state)
-
-    def _make_demos(self, sample_id: int) -> list[dict[str, Any]]:
-        """Solved demonstration episodes of other samples, for the in-context-examples setting.
-
-        As the authors' demonstrations (``get_icl_example``): the replies are the bare option or category
-        texts. ROD: the first frame, one move picked at random, then the category on the frame that move
-        reaches. MVP-N: the first useful option on every turn but the last, then the category. By default
-        (the paper's variant) the images are resized (ROD 512, MVP-N 112 pixels on the short edge) and a
-        demonstration longer than two turns keeps its first and last turns; ``icl_full=True`` keeps every
-        turn at the query's own image size. The samples and the random moves are drawn deterministically
-        from the sample id.
-        """
-        sc = self.scenario
-        others = [i for i in self.sample_ids if i != sample_id]
-        if len(others) < self.config.icl_examples:
-            raise ValueError(
-                f"{self.config.icl_examples} in-context examples need more than {len(others)} other samples"
-            )
-        rng = np.random.default_rng([7, int(sample_id)])
-        demos: list[dict[str, Any]] = []
-        for i in rng.choice(len(others), size=self.config.icl_examples, replace=False):
-            entry = self._original[others[int(i)]]
-            state = sc.initial_state(entry)
-            steps = []
-            while True:
-                move = sc.demo_move(entry, state, rng)
-                steps.append(
-                    {
-                        "entry": entry,
-                        "key": (sc.image_key(entry, state), sc.crop_box(entry, state)),
-                        "dialogue": render_prompt(self._question(entry), sc.shown_options(entry, state)),
-                        "reply": move if move is not None else entry["answer"],
-                    }
-                )
-                if move is None or state["turn"] + 1 >= sc.max_turns(entry):
-                    break
-                state["turn"] += 1
-                state["last_action"] = sc.action_of(move)
-                sc.transition(entry, state, state["last_action"])
-            demos.extend(steps if len(steps) <= 2 or self.config.icl_full else [steps[0], steps[-1]])
-        return demos
 
     # ----- rendering -------------------------------------------------------------------------------------------------------
     def _render_text(self) -> str:

@@ -327,7 +327,15 @@ def test_rollout_without_a_sample_id_lets_the_seeded_env_pick():
 def test_env_flags_reach_the_env_and_the_summary(tmp_path):
     ref = evaluate("oracle", envs="ROD,COCO", env_kwargs={**SYN, "reference": True}, max_episodes=5)
     assert ref.acc == {"ROD": 100.0, "COCO": 100.0, "avg": 100.0} and ref.psr["avg"] == 0.0
-    assert ref.data["flags"] == {"hint": False, "history": False, "reference": True}
+    assert ref.data["flags"] == {
+        "hint": False,
+        "reference": True,
+        "history": False,
+        "icl_examples": 0,
+        "icl_full": False,
+        "random_options": False,
+        "mode": "mcqa",
+    }
     hint = evaluate("first-guess", envs="ROD", env_kwargs={**SYN, "hint": True}, max_episodes=3, out=tmp_path)
     assert hint.data["flags"]["hint"] is True and hint.data["env_kwargs"] == {**SYN, "hint": True}
     prompts = [r["steps"][0]["prompt"] for r in RunDir(tmp_path).records()]

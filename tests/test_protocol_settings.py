@@ -243,3 +243,62 @@ def test_filter_real_runs(tmp_path):
         8.125,
         0.0,
     ]
+
+
+# ----- the settings as objects (proactive_gym.settings) ------------------------------------------------------
+
+
+def test_each_setting_is_one_object_picked_from_the_config(make_env):
+    from proactive_gym.config import EnvConfig
+    from proactive_gym.settings import (
+        History,
+        InContext,
+        MultipleChoice,
+        OpenEnded,
+        RandomOptions,
+        Reference,
+        flags,
+        protocol_for,
+    )
+
+    cases = [
+        ({}, MultipleChoice),
+        ({"random_options": True}, RandomOptions),
+        ({"reference": True, "random_options": True}, Reference),
+        ({"mode": "open", "hint": True}, OpenEnded),
+    ]
+    for kwargs, cls in cases:
+        assert type(protocol_for(EnvConfig(**kwargs))) is cls
+    env = make_env("ROD", history=True, icl_examples=1).unwrapped
+    assert (type(env.protocol), env.history, env.in_context) == (MultipleChoice, History(True), InContext(1))
+    # the summary's flags: every field EnvConfig marks as a setting, defaults filled in
+    assert EnvConfig.setting_names() == (
+        "hint", "reference", "history", "icl_examples", "icl_full", "random_options", "mode"
+    )  # fmt: skip
+    assert flags({"hint": True, "data": "synthetic"}) == flags(EnvConfig(hint=True)) == {
+        "hint": True, "reference": False, "history": False, "icl_examples": 0, "icl_full": False,
+        "random_options": False, "mode": "mcqa",
+    }  # fmt: skip
+
+
+def test_a_protocol_read_on_its_own(make_env):
+    """A protocol is pure: what a turn shows and how a reply is judged, from (scenario, entry, state)."""
+    from proactive_gym.settings import RandomOptions, Reference, Verdict
+
+    env = make_env("ROD").unwrapped
+    sc, entry = env.scenario, env._original[0]
+    state = sc.initial_state(entry)
+    ref = Reference()
+    assert ref.question(sc, entry, hint=False) == "What type of object is in the image?"
+    assert ref.options(sc, entry, state) == ["Cup.", "Vase.", "Lamp.", "Shoe."]
+    assert ref.judge(sc, entry, state, "B") == Verdict("correct", "Vase.")
+    assert ref.judge(sc, entry, state, "A. Move the block to the left.") == Verdict("wrong_answer", "Cup.")
+    assert ref.judge(sc, entry, state, "Move the block to the left.") == Verdict("unparsable")
+    rnd = RandomOptions()
+    played = rnd.entry(sc, entry)
+    assert played["options"][1] == "I cannot tell." and rnd.judge(sc, played, state, "A").outcome == (
+        "useful_suggestion"
+    )
+    # the random action of turn 1 (the authors' random move), applied in the one place that moves a scene
+    after = sc.apply_suggestion(played, state, rnd.action(sc, played, state, played["options"][0]))
+    assert (after["turn"], after["last_action"], after["frame"], state["turn"]) == (1, "left", 6, 0)

@@ -21,7 +21,6 @@ repeat run loads them in well under a second and different train data never reus
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import io
 import json
@@ -139,10 +138,7 @@ def oracle_final_state(scenario: Any, entry: dict[str, Any]) -> dict[str, Any]:
         move = scenario.oracle_move(entry, state)
         if move is None:
             break
-        state = copy.deepcopy(state)
-        state["turn"] += 1
-        state["last_action"] = scenario.action_of(move)
-        scenario.transition(entry, state, state["last_action"])
+        state = scenario.apply_suggestion(entry, state, scenario.action_of(move))
     return state
 
 

@@ -29,6 +29,7 @@ from proactive_gym.agents.base import Agent
 from proactive_gym.evaluation.metrics import scenario_seed, summarize
 from proactive_gym.evaluation.results import FORMAT_VERSION, RunDir
 from proactive_gym.evaluation.rollout import Task, error_text, run_batched
+from proactive_gym.settings import flags as settings_flags
 
 log = logging.getLogger(__name__)
 
@@ -436,7 +437,7 @@ def build_summary(
         "envs": names,
         "mode": config["mode"],
         "env_kwargs": env_kwargs,
-        "flags": {k: bool(env_kwargs.get(k, False)) for k in ("hint", "history", "reference")},
+        "flags": settings_flags(env_kwargs),
         "data": data,
         "seed": config["seed"],
         "max_episodes": config["max_episodes"],

@@ -7,7 +7,6 @@ pure functions of ``(entry, state)``, so the env, the oracle and the trainer all
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from proactive_gym.protocol import is_abstain, letter
@@ -99,6 +98,15 @@ class Scenario:
         """Apply a useful suggestion to ``state`` in place (``turn`` is already incremented)."""
         raise NotImplementedError
 
+    def apply_suggestion(self, entry: Entry, state: State, action: str) -> State:
+        """The state after a useful suggestion that asks for ``action``: one turn more, ``last_action`` set,
+        the scene moved (:meth:`transition`). A new dict: ``state`` (scalars only) is left as it was."""
+        after = dict(state)
+        after["turn"] += 1
+        after["last_action"] = action
+        self.transition(entry, after, action)
+        return after
+
     def image_key(self, entry: Entry, state: State, reference: bool = False) -> str:
         """The image path relative to the data root for the current state (or the reference frame)."""
         frame = entry["reference_image"] if reference else state["frame"]
@@ -167,10 +175,7 @@ class Scenario:
             move = self.oracle_move(entry, state)
             if move is None:
                 return turn if self.category_allowed(entry, state) else 0
-            state = copy.deepcopy(state)
-            state["turn"] += 1
-            state["last_action"] = self.action_of(move)
-            self.transition(entry, state, state["last_action"])
+            state = self.apply_suggestion(entry, state, self.action_of(move))
         return 0
 
 
