@@ -49,6 +49,9 @@ class RewardConfig:
 
 MODES = ("mcqa", "open")
 DATA_SOURCES = ("auto", "released", "synthetic")
+# The largest image (width x height) the env decodes: 25 M pixels, a 5000 x 5000 image (about 75 MB
+# decoded). The benchmark's largest images (COCO) are 640 x 640; a bigger one is refused before decoding.
+DEFAULT_MAX_PIXELS = 25_000_000
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class EnvConfig:
     synthetic_seed: int = 0
     synthetic_size: int | None = None
     reward: RewardConfig = field(default_factory=RewardConfig)
+    max_image_pixels: int = DEFAULT_MAX_PIXELS
 
     def __post_init__(self) -> None:
         if self.data not in DATA_SOURCES:
@@ -89,6 +93,8 @@ class EnvConfig:
             raise ValueError(f"icl_examples must be >= 0 (the paper uses 1 or 3), got {self.icl_examples}")
         if self.icl_full and not self.icl_examples:
             raise ValueError("icl_full=True (full-length demonstrations) needs icl_examples=1 or 3")
+        if type(self.max_image_pixels) is not int or self.max_image_pixels < 1:
+            raise ValueError(f"max_image_pixels must be a positive integer, got {self.max_image_pixels!r}")
         object.__setattr__(self, "reward", RewardConfig.coerce(self.reward))
 
     @classmethod

@@ -14,7 +14,7 @@ from gymnasium import spaces
 
 from proactive_gym.config import EnvConfig, RewardConfig
 from proactive_gym.data.errors import RELEASE_HELP, DataError
-from proactive_gym.data.released import EpisodeSet, load_image, load_released
+from proactive_gym.data.released import EpisodeSet, check_images, load_image, load_released
 from proactive_gym.protocol import resize_short_edge
 from proactive_gym.scenarios import get_scenario
 from proactive_gym.settings import HISTORY_SHORT_EDGE, OPEN_HINT, History, InContext, protocol_for
@@ -48,7 +48,8 @@ class ProactiveEnv(gym.Env[dict, str]):
 
     ## Observation
     ``{"image": uint8 array (H, W, 3), "dialogue": str}``: the current image (COCO: the current crop) and the
-    exact user text. With ``history=True`` (or ``icl_examples``) also ``"history"``: a tuple of ``{"image", "dialogue", "reply"}``
+    exact user text (the image is a fresh array each turn and may be read-only: copy it to draw on it).
+    With ``history=True`` (or ``icl_examples``) also ``"history"``: a tuple of ``{"image", "dialogue", "reply"}``
     for the earlier turns (all images then resized to a 224-pixel short edge, except COCO's, as the paper).
     ``proactive_gym.protocol.to_messages(obs)`` turns an observation into chat messages.
 
@@ -87,7 +88,8 @@ class ProactiveEnv(gym.Env[dict, str]):
     ``random_options`` (the proactive options replaced with other scenarios' ones; any of them then
     triggers a random action of the scenario, as in the authors' code), ``mode`` ("mcqa" or "open"),
     ``open_samples`` (100), ``reward`` (``RewardConfig`` or dict), ``synthetic_seed``,
-    ``synthetic_size``; or ``config=EnvConfig(...)``. ``render_mode``: "rgb_array" or "ansi".
+    ``synthetic_size``, ``max_image_pixels`` (25,000,000: a larger image is refused before decoding); or
+    ``config=EnvConfig(...)``. ``render_mode``: "rgb_array" or "ansi".
 
     ``reset(seed=...)`` picks an episode with ``self.np_random``; ``reset(options={"sample_id": i})`` pins
     one; ``reset(options={"sample_id": i, "replies": [...]})`` returns the exact state those replies reach.
@@ -161,6 +163,7 @@ class ProactiveEnv(gym.Env[dict, str]):
         self._history: list[dict[str, Any]] = []
         self._demos: list[dict[str, Any]] = []
         self._image: np.ndarray | None = None
+        self._image_handed = False  # whether self._image was already returned in an observation
         self._dialogue = ""
         self._last_reply: str | None = None
 
@@ -188,10 +191,23 @@ class ProactiveEnv(gym.Env[dict, str]):
                     "benchmark pass data_root=... or set PROACTIVE_GYM_DATA.",
                     root,
                 )
-            episodes = load_released(self.scenario, root, "test", "all", None, source="synthetic")
+            episodes = load_released(
+                self.scenario, root, "test", "all", None, source="synthetic", max_pixels=cfg.max_image_pixels
+            )
             return dataclasses.replace(episodes, split=cfg.split)
         assert data_root is not None
-        return load_released(self.scenario, data_root, cfg.split, cfg.subset, cfg.subset_file)
+        return load_released(
+            self.scenario, data_root, cfg.split, cfg.subset, cfg.subset_file, max_pixels=cfg.max_image_pixels
+        )
+
+    def check_images(self, sample_ids: Any = None) -> int:
+        """Check, before any episode, that every image the episodes ``sample_ids`` (default: all) can show
+        is a regular, non-empty file inside the data root (a ``stat`` each, no decoding); raises one
+        ``DataError`` listing the bad ones. With ``icl_examples`` every sample's images are checked (the
+        demonstrations come from any other sample). Returns the number of images checked."""
+        if self.in_context.n:
+            sample_ids = None
+        return check_images(self.episodes, sample_ids, reference=self.config.reference)
 
     # ----- gym API ---------------------------------------------------------------------------------------
     def reset(
@@ -296,17 +312,22 @@ class ProactiveEnv(gym.Env[dict, str]):
         if resize and self.scenario.name != "COCO":
             from PIL import Image as PILImage
 
-            array = np.array(resize_short_edge(PILImage.fromarray(array), short_edge))
+            array = np.asarray(resize_short_edge(PILImage.fromarray(array), short_edge))
         return array
 
     def _refresh_observation(self) -> None:
         key, box = self._current_image_key()
         self._image = self._load(key, box, resize=self.history.enabled)
+        self._image_handed = False
         self._dialogue = self._current_dialogue()
 
     def _observation(self) -> dict[str, Any]:
         assert self._image is not None
-        obs: dict[str, Any] = {"image": self._image.copy(), "dialogue": self._dialogue}
+        # A freshly loaded image is handed over as it is (one copy per turn: the decode's packing); it is
+        # copied only when the same image is returned again (the observation after the last step).
+        image = self._image.copy() if self._image_handed else self._image
+        self._image_handed = True
+        obs: dict[str, Any] = {"image": image, "dialogue": self._dialogue}
         if self.history.enabled or self.in_context.n:
             turns = []
             for demo in self._demos:

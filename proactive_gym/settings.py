@@ -306,13 +306,17 @@ class InContext:
         each; ``entries``: the samples as released)."""
         if not self.n:
             return []
-        others = [i for i in sample_ids if i != sample_id]
-        if len(others) < self.n:
-            raise ValueError(f"{self.n} in-context examples need more than {len(others)} other samples")
+        try:  # the other samples are sample_ids without this one (no list of them built at each reset)
+            skip: int | None = sample_ids.index(sample_id)
+        except ValueError:
+            skip = None
+        n_others = len(sample_ids) - (skip is not None)
+        if n_others < self.n:
+            raise ValueError(f"{self.n} in-context examples need more than {n_others} other samples")
         rng = np.random.default_rng([7, int(sample_id)])
         demos: list[dict[str, Any]] = []
-        for i in rng.choice(len(others), size=self.n, replace=False):
-            entry = entries[others[int(i)]]
+        for i in rng.choice(n_others, size=self.n, replace=False):
+            entry = entries[sample_ids[int(i) + (skip is not None and int(i) >= skip)]]
             state = sc.initial_state(entry)
             steps = []
             while True:

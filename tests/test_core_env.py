@@ -264,7 +264,10 @@ def test_malformed_line_is_named(tmp_path):
     path = tmp_path / "Realistic-Occlusion-Dataset_preprocessed.jsonl"
     path.write_text(path.read_text() + '{"id": 5, "prompt": \n')
     with pytest.raises(
-        DataError, match=r"Realistic-Occlusion-Dataset_preprocessed.jsonl, line 3: not valid JSON"
+        DataError,
+        match=r"Realistic-Occlusion-Dataset_preprocessed.jsonl: 1 problem\(s\) on 1 line\(s\):\n"
+        r"  line 3: found text that is not valid JSON \(Expecting value at column 21\), expected one JSON "
+        r"object per line\nFix these lines",
     ):
         gym.make("ProactiveBench/ROD-v0", data_root=tmp_path, subset="all")
 
@@ -277,7 +280,9 @@ def test_entry_missing_a_field(tmp_path):
     del entry["granularity"]
     lines[1] = json.dumps(entry)
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(DataError, match=r"line 2: entry 1 lacks granularity"):
+    with pytest.raises(
+        DataError, match=r"  line 2, field 'granularity': found nothing, expected an integer from 1 to 499\n"
+    ):
         gym.make("ProactiveBench/COCO-v0", data_root=tmp_path, subset="all")
 
 
@@ -287,7 +292,11 @@ def test_answer_not_in_categories(tmp_path):
     entry = json.loads(path.read_text())
     entry["answer"] = "Dog."
     path.write_text(json.dumps(entry) + "\n")
-    with pytest.raises(DataError, match=r"line 1: entry 0: 'answer' 'Dog.' is not one of the categories"):
+    with pytest.raises(
+        DataError,
+        match=r"  line 1, field 'answer': found \"Dog.\" \(a string\), expected one of the categories "
+        r"\[\"Cup.\", \"Cat.\", \"Lamp.\", \"Shoe.\"\]\n",
+    ):
         gym.make("ProactiveBench/QuickDraw-v0", data_root=tmp_path, subset="all")
 
 

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 N_BOOT = 1000
+BOOT_BLOCK = 1 << 20  # values resampled at once by bootstrap_means (8 MB of indices)
 CI_LEVEL = 0.95
 
 # Metrics averaged into "avg" (unweighted mean over scenarios that have scored episodes).
@@ -80,8 +81,14 @@ def bootstrap_means(
     if arr.size == 0:
         return np.full(n_boot, np.nan)
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, arr.size, size=(n_boot, arr.size))
-    return arr[idx].mean(axis=1)
+    # Resample in blocks of rows so that memory stays at about BOOT_BLOCK values whatever the number of
+    # episodes; the generator yields the same numbers as one (n_boot, n) draw, so the means are identical.
+    rows = max(1, BOOT_BLOCK // arr.size)
+    means = np.empty(n_boot)
+    for start in range(0, n_boot, rows):
+        stop = min(n_boot, start + rows)
+        means[start:stop] = arr[rng.integers(0, arr.size, size=(stop - start, arr.size))].mean(axis=1)
+    return means
 
 
 def percentile_ci(draws: np.ndarray, level: float = CI_LEVEL) -> list[float] | None:

@@ -8,6 +8,11 @@
   re-rendered from the env (``reset(options={"sample_id": id, "replies": replies[:k]})``), embedded as
   base64 JPEG thumbnails, at most ``images_per_scenario`` episodes per scenario and run and ``max_images``
   in all, so the file stays small; other episodes show their text only.
+
+Any string a run holds (a reply, a path, a label) is safe in every file: the HTML embeds the episode data
+as JSON with ``<``, ``>``, ``&``, U+2028/U+2029 and lone surrogates escaped (no reply can end the data
+block or open a comment in it); the text files write a lone surrogate as its backslash escape. Every
+file is written to a temporary name and renamed, so a failure never leaves a truncated report.
 """
 
 from __future__ import annotations
@@ -82,11 +87,46 @@ def load_run(path: str | os.PathLike[str], label: str | None = None) -> Run:
     return Run(Path(path), label or Path(path).name, config, summary, records)
 
 
+def _printable(text: str) -> str:
+    """``text`` with lone surrogates (e.g. undecodable bytes in a path) as backslash escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _labels(paths: Sequence[Path]) -> list[str]:
-    names = [p.resolve().name for p in paths]
+    names = [_printable(p.resolve().name) for p in paths]
     if len(set(names)) == len(names):
         return names
-    return [str(p) for p in paths]
+    return [_printable(str(p)) for p in paths]
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8; a lone surrogate as its backslash escape) to a temporary name beside
+    ``path``, then rename it: readers see the old file or the new one, never half of one."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8", errors="backslashreplace")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _save_figure(fig: Any, path: Path) -> None:
+    """``fig.savefig`` as PNG to a temporary name, then rename (as :func:`_write_text`)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        fig.savefig(tmp, format="png", dpi=110)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def embed_json(data: Any) -> str:
+    """JSON that is safe inside ``<script type="application/json">`` whatever its strings hold: ASCII
+    only (U+2028/U+2029 and lone surrogates escaped), and ``<``, ``>``, ``&`` as ``\\u003c``,
+    ``\\u003e``, ``\\u0026``, so no ``</script>`` or ``<!--`` can appear in the block.
+    ``JSON.parse`` reads the same strings back."""
+    text = json.dumps(data, ensure_ascii=True)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 # ----------------------------------------------------------------------------------------------- markdown
@@ -163,7 +203,7 @@ def plot_acc(runs: Sequence[Run], path: Path) -> None:
     ax.set_title("Accuracy per scenario (95% bootstrap CI)" if key == "acc" else "agg per scenario (judged)")
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    _save_figure(fig, path)
     plt.close(fig)
 
 
@@ -193,7 +233,7 @@ def plot_outcomes(runs: Sequence[Run], path: Path) -> None:
         ax.legend(fontsize="x-small")
     fig.suptitle("Outcome of the reply at each turn")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    _save_figure(fig, path)
     plt.close(fig)
 
 
@@ -446,7 +486,8 @@ def html_report(
             f"<h2>{html.escape(run.label)}</h2><p class='muted'>agent <code>{html.escape(s['agent']['spec'])}"
             f"</code> · mode {html.escape(str(s['mode']))}"
             f" · flags {html.escape(json.dumps(s.get('flags', {})))}"
-            f" · seed {s.get('seed')} · proactive_gym {html.escape(str(s.get('version')))} ({git[:10]})"
+            f" · seed {html.escape(str(s.get('seed')))} · proactive_gym {html.escape(str(s.get('version')))}"
+            f" ({html.escape(str(git)[:10])})"
             + ("" if s.get("complete", True) else " · <b>incomplete run</b>")
             + "</p>"
         )
@@ -457,7 +498,7 @@ def html_report(
             data = base64.b64encode(path.read_bytes()).decode("ascii")
             parts.append(f"<img alt='{html.escape(name)}' src='data:image/png;base64,{data}'>")
         parts.append("</div>")
-    blob = json.dumps(episode_data(runs, images), ensure_ascii=False).replace("</", "<\\/")
+    blob = embed_json(episode_data(runs, images))
     parts += [
         "<h2>Episodes</h2><div class='controls'>"
         "scenario <select id='f-scenario'><option value=''>all</option>"
@@ -502,11 +543,11 @@ def write_report(
         plot_outcomes(runs, plot_files["outcomes_per_turn.png"])
         written.update({k.removesuffix(".png"): v for k, v in plot_files.items()})
     md = out_dir / "report.md"
-    md.write_text(markdown(runs, list(plot_files)), encoding="utf-8")
+    _write_text(md, markdown(runs, list(plot_files)))
     written["markdown"] = md
     images = render_images(runs, images_per_scenario, max_images) if max_images > 0 else {}
     page = out_dir / "report.html"
-    page.write_text(html_report(runs, plot_files, images), encoding="utf-8")
+    _write_text(page, html_report(runs, plot_files, images))
     written["html"] = page
     return written
 

@@ -98,23 +98,65 @@ def repair_jsonl(path: Path) -> int:
     return dropped
 
 
+def _is_int(value: Any) -> bool:
+    return type(value) is int
+
+
+def record_problem(record: Any) -> str | None:
+    """What makes a parsed line of ``episodes.jsonl`` not an episode record (None when it is one).
+
+    Checked: the fields that resume, the metrics and the report read: ``scenario`` (a string) and
+    ``sample_id`` (an integer); for an episode without ``error`` also ``turns`` (an integer), and where
+    present ``outcome`` (a string), ``steps`` (a list of objects with an integer ``turn``), ``min_turns``
+    (an integer), ``return`` (a number) and ``judge`` (an object).
+    """
+    if not isinstance(record, dict):
+        return f"a JSON {type(record).__name__}, not an object"
+    if not isinstance(record.get("scenario"), str):
+        return "no 'scenario' string"
+    if not _is_int(record.get("sample_id")):
+        return "no integer 'sample_id'"
+    if record.get("error"):
+        return None
+    if not (_is_int(record.get("turns")) and record["turns"] >= 0):
+        return "no 'turns' count (and no 'error')"
+    if record.get("outcome") is not None and not isinstance(record["outcome"], str):
+        return "'outcome' is not a string"
+    steps = record.get("steps", [])
+    if not (isinstance(steps, list) and all(isinstance(s, dict) and _is_int(s.get("turn")) for s in steps)):
+        return "'steps' is not a list of steps (objects with an integer 'turn')"
+    if record.get("min_turns") is not None and not _is_int(record["min_turns"]):
+        return "'min_turns' is not an integer"
+    if "return" in record and type(record["return"]) not in (int, float):
+        return "'return' is not a number"
+    if record.get("judge") is not None and not isinstance(record["judge"], dict):
+        return "'judge' is not an object"
+    return None
+
+
 def iter_records(path: Path, tolerate_tail: bool = False) -> Iterator[dict[str, Any]]:
-    """The records of a JSONL file, with an error naming the line when one is not valid JSON.
+    """The records of a JSONL file, with an error naming the line when one is not valid JSON or not an
+    episode record (:func:`record_problem`: ``{}``, a list, a record without its fields...). Such a line
+    means the file was edited or damaged: it is reported (never skipped, so no number silently changes).
 
     With ``tolerate_tail`` a cut-off last line (a run still going, or killed) is skipped instead.
     """
-    with open(path, encoding="utf-8") as f:
-        lines = f.readlines()
+    lines = Path(path).read_bytes().splitlines(keepends=True)
+    fix = "the file was edited or damaged: fix or delete that line (resume then runs that episode again)"
     for lineno, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            yield json.loads(line)
-        except json.JSONDecodeError as err:
+            record = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
             if tolerate_tail and lineno == len(lines):
                 log.warning("%s: skipping a cut-off last line", path)
                 return
-            raise RunDirError(f"{path}, line {lineno}: not valid JSON ({err})") from err
+            raise RunDirError(f"{path}, line {lineno}: not valid JSON ({err}); {fix}") from err
+        problem = record_problem(record)
+        if problem is not None:
+            raise RunDirError(f"{path}, line {lineno}: not an episode record ({problem}); {fix}")
+        yield record
 
 
 def dedupe(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

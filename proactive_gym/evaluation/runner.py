@@ -318,6 +318,8 @@ def evaluate(
     the_agent: Agent | None = None
     try:
         tasks = plan_episodes(names, make_env, seed, max_episodes, keep=ready)
+        for name, built in ready.items():  # every image the planned episodes can show: a stat, no decode
+            built[0].unwrapped.check_images([t.sample_id for t in tasks if t.scenario == name])
         done = run_dir.prepare(config, resume=resume, force=force) if run_dir else []
         planned_keys = {(t.scenario, t.sample_id) for t in tasks}
         done = [r for r in done if (r["scenario"], int(r["sample_id"])) in planned_keys]
