@@ -11,6 +11,7 @@ proactive-gym list                                    # envs and agent specs
 from __future__ import annotations
 
 import argparse
+import collections
 import logging
 import os
 import re
@@ -72,6 +73,28 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {value}")
+    return value
+
+
+def printable(text: str) -> str:
+    """``text`` safe for any console: a lone surrogate (or other unencodable character) escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def error_exit_status(summary: dict[str, Any], max_error_rate: float) -> int:
+    """1 when more than ``max_error_rate`` of the planned episodes ended in an error, else 0."""
+    planned = sum(d["planned"] for d in summary["data"].values())
+    errors = sum(d.get("errors", 0) for d in summary["data"].values())
+    return 1 if planned and errors / planned > max_error_rate else 0
+
+
 def add_eval_command(sub: Any) -> None:
     """The ``eval`` subcommand and its flags."""
     p = sub.add_parser(
@@ -123,7 +146,16 @@ def add_eval_command(sub: Any) -> None:
     r.add_argument("--out", default=None, help="run directory (default: runs/<agent>-<time>)")
     r.add_argument("--resume", action="store_true", help="finish the interrupted run in --out")
     r.add_argument("--force", action="store_true", help="overwrite the results in --out")
-    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument(
+        "--quiet", action="store_true", help="no progress (bars on a terminal, else a line every 30 s)"
+    )
+    r.add_argument(
+        "--max-error-rate",
+        type=_rate,
+        default=0.0,
+        help="exit with status 1 when more than this fraction of the planned episodes ended in an error "
+        "(0: any error); --resume runs the errored episodes again",
+    )
     m = p.add_argument_group("model options (passed to the agent only when given)")
     m.add_argument("--dtype", default=None, help="hf: torch dtype (bfloat16, float16, float32, auto)")
     m.add_argument("--device", default=None, help="hf: device (cpu, cuda, cuda:1, auto)")
@@ -183,11 +215,87 @@ def default_out(agent: str) -> Path:
     return Path("runs") / f"{safe}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
+class ProgressStats:
+    """Episode counts per scenario and in total, the live turns/s (the last ``window`` seconds) and the ETA
+    (remaining episodes at this session's episode rate)."""
+
+    def __init__(self, window: float = 30.0, clock: Any = None) -> None:
+        import time
+
+        self.clock = clock or time.monotonic
+        self.window = window
+        self.planned: dict[str, int] = {}
+        self.done: dict[str, int] = {}
+        self.errors = 0
+        self.turns: collections.deque[float] = collections.deque()
+        self.turns_total = 0
+        self.started = self.clock()
+        self.resumed = 0
+
+    def start(self, planned: dict[str, int], done: dict[str, int]) -> None:
+        self.planned = dict(planned)
+        self.done = {name: done.get(name, 0) for name in planned}
+        self.resumed = sum(self.done.values())
+        self.started = self.clock()
+
+    def update(self, record: dict[str, Any]) -> None:
+        self.done[record["scenario"]] = self.done.get(record["scenario"], 0) + 1
+        self.errors += bool(record.get("error"))
+
+    def step(self) -> None:
+        now = self.clock()
+        self.turns.append(now)
+        self.turns_total += 1
+        while self.turns and self.turns[0] < now - self.window:
+            self.turns.popleft()
+
+    def turns_per_s(self) -> float:
+        now = self.clock()
+        while self.turns and self.turns[0] < now - self.window:
+            self.turns.popleft()
+        span = min(self.window, now - self.started)
+        return len(self.turns) / span if span > 0 else 0.0
+
+    def eta_s(self) -> float | None:
+        finished = sum(self.done.values()) - self.resumed
+        left = sum(self.planned.values()) - sum(self.done.values())
+        elapsed = self.clock() - self.started
+        if finished <= 0 or elapsed <= 0:
+            return None
+        return left * elapsed / finished
+
+    def line(self) -> str:
+        """``412/7557 episodes (5.5%), 3 errors; ROD 200/500, ...; 12.3 turns/s; ETA 0:12:34``."""
+        done, planned = sum(self.done.values()), sum(self.planned.values())
+        pct = 100 * done / planned if planned else 100.0
+        per = ", ".join(f"{n} {self.done.get(n, 0)}/{t}" for n, t in self.planned.items())
+        eta = self.eta_s()
+        eta_text = "?" if eta is None else _clock(eta)
+        errors = f", {self.errors} errors" if self.errors else ""
+        return (
+            f"{done}/{planned} episodes ({pct:.1f}%){errors}; {per}; {self.turns_per_s():.1f} turns/s; "
+            f"ETA {eta_text}"
+        )
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
 class RichProgress(Progress):
-    """A rich progress bar per scenario with the running acc / psr."""
+    """A rich progress bar per scenario with the running acc / psr, and a total bar with the live turns/s
+    and the ETA (for a terminal)."""
 
     def __init__(self, console: Any) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self.progress = Progress(
             TextColumn("{task.description:<11}"),
@@ -195,23 +303,32 @@ class RichProgress(Progress):
             MofNCompleteColumn(),
             TextColumn("{task.fields[stats]}"),
             TimeElapsedColumn(),
+            TimeRemainingColumn(),
             console=console,
             transient=False,
         )
         self.tasks: dict[str, Any] = {}
         self.stats: dict[str, list[float]] = {}
+        self.counts = ProgressStats()
+        self.total: Any = None
+        self._last_refresh = 0.0
 
     def start(self, planned: dict[str, int], done: dict[str, int]) -> None:
-        """Create one bar per scenario."""
+        """Create one bar per scenario and the total bar."""
+        self.counts.start(planned, done)
         self.progress.start()
         for name, total in planned.items():
             self.stats[name] = [0, 0, 0]  # scored, correct, turns-1
             self.tasks[name] = self.progress.add_task(
                 name, total=total, completed=done.get(name, 0), stats=""
             )
+        self.total = self.progress.add_task(
+            "total", total=sum(planned.values()), completed=sum(done.values()), stats=""
+        )
 
     def update(self, record: dict[str, Any]) -> None:
-        """Advance the scenario's bar and show its running numbers."""
+        """Advance the scenario's bar and the total bar, showing the running numbers."""
+        self.counts.update(record)
         name = record["scenario"]
         s = self.stats[name]
         if not record.get("error"):
@@ -220,10 +337,65 @@ class RichProgress(Progress):
             s[2] += record["turns"] - 1
         text = f"acc {100 * s[1] / s[0]:5.1f}  psr {s[2] / s[0]:.2f}" if s[0] else ""
         self.progress.update(self.tasks[name], advance=1, stats=text)
+        self.progress.update(self.total, advance=1, stats=self._total_text())
+
+    def step(self) -> None:
+        """Count a turn; refresh the total's turns/s about once a second."""
+        self.counts.step()
+        now = self.counts.clock()
+        if self.total is not None and now - self._last_refresh >= 1.0:
+            self._last_refresh = now
+            self.progress.update(self.total, stats=self._total_text())
+
+    def _total_text(self) -> str:
+        errors = f"  {self.counts.errors} errors" if self.counts.errors else ""
+        return f"{self.counts.turns_per_s():.1f} turns/s{errors}"
 
     def stop(self) -> None:
         """Stop refreshing."""
         self.progress.stop()
+
+
+class LineProgress(Progress):
+    """For output that is not a terminal (nohup, sbatch, a pipe): one plain line every ``every`` seconds
+    (from a background thread, so a log shows the run is alive even while no episode finishes), and one
+    at the end."""
+
+    def __init__(self, stream: Any, every: float = 30.0) -> None:
+        import threading
+
+        self.stream = stream
+        self.every = every
+        self.counts = ProgressStats()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="progress", daemon=True)
+
+    def start(self, planned: dict[str, int], done: dict[str, int]) -> None:
+        """Start the clock and the printing thread."""
+        self.counts.start(planned, done)
+        self._thread.start()
+
+    def update(self, record: dict[str, Any]) -> None:
+        """Count a finished episode."""
+        self.counts.update(record)
+
+    def step(self) -> None:
+        """Count a turn."""
+        self.counts.step()
+
+    def _print(self) -> None:
+        print(f"progress: {self.counts.line()}", file=self.stream, flush=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            self._print()
+
+    def stop(self) -> None:
+        """Stop the thread and print the last line."""
+        if self._thread.is_alive():
+            self._stop.set()
+            self._thread.join()
+            self._print()
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -238,7 +410,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for note in preflight(args, out):
         console.print(f"[yellow]note:[/] {note}", soft_wrap=True)
     judge_options = {"base_url": args.judge_base_url} if args.judge_base_url else {}
-    progress = None if args.quiet or not console.is_terminal else RichProgress(console)
+    progress: RichProgress | LineProgress | None = None
+    if not args.quiet:
+        progress = RichProgress(console) if console.is_terminal else LineProgress(sys.stderr)
     try:
         summary = evaluate(
             args.agent,
@@ -267,10 +441,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
             progress.stop()
     console.print(rich_table([summary.data]))
     console.print(rich_details(summary.data))
+    status = error_exit_status(summary.data, args.max_error_rate)
     if summary.errors:
         console.print(
-            f"[red]{summary.errors} episode(s) ended in an error[/] (left out of the numbers; "
-            f"see 'error' in {out / 'episodes.jsonl'})",
+            f"[red]{summary.errors} episode(s) ended in an error[/] (left out of the numbers; see 'error' in "
+            f"{out / 'episodes.jsonl'}; the run is incomplete: repeat the command with --resume to run "
+            "them again)",
             soft_wrap=True,
         )
     run = summary.data["run"]
@@ -282,7 +458,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
             border_style="dim",
         )
     )
-    return 0
+    if status:
+        console.print(
+            f"[red]exit status 1[/]: {summary.errors} of {sum(summary.data['data'][n]['planned'] for n in summary.data['data'])} "
+            f"episodes errored, more than --max-error-rate {args.max_error_rate:g}",
+            soft_wrap=True,
+        )
+    return status
 
 
 def add_report_command(sub: Any) -> None:
@@ -440,8 +622,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TypeError, OSError, ImportError) as err:
         if args.verbose:
             raise
+        from rich.markup import escape
+
         note = data_root_note(getattr(args, "data_root", None)) if isinstance(err, DataError) else ""
-        _console(stderr=True).print(f"[red]error:[/] {cli_wording(str(err))}{note}")
+        text = escape(printable(cli_wording(str(err))))
+        _console(stderr=True).print(f"[red]error:[/] {text}{note}", soft_wrap=True)
         return EXIT_USAGE
 
 

@@ -15,7 +15,7 @@ Faults: ``"500"`` (HTTP 500), ``"503"``, ``"429"`` (rate limit with ``Retry-Afte
 ``"drop"`` (close the connection without answering). ``die_after=N`` (or :meth:`FakeOpenAIServer.die`)
 kills the server right after it answered its N-th request: later requests are dropped, then refused.
 
-Every request body is kept in ``server.requests`` (in arrival order, its headers in ``server.headers``,
+``GET /v1/models`` lists ``model`` (a name or a tuple of names). Every request body is kept in ``server.requests`` (in arrival order, its headers in ``server.headers``,
 what was done in ``server.statuses``: 200 or the fault name); ``server.max_in_flight`` is the
 largest number of requests handled at the same time. ``latency`` adds a fixed delay to every answer.
 
@@ -67,13 +67,14 @@ class FakeOpenAIServer:
         stall_seconds: float = 5.0,
         host: str = "127.0.0.1",
         port: int = 0,
-        model: str = "fake-model",
+        model: str | tuple[str, ...] = "fake-model",
         die_after: int | None = None,
     ) -> None:
         self.script: Script = script or (lambda body: "A.")
         self.latency = latency
         self.stall_seconds = stall_seconds
-        self.model = model
+        self.models = (model,) if isinstance(model, str) else tuple(model)  # what GET /v1/models lists
+        self.model = self.models[0]
         self.die_after = die_after
         self._dead = False
         self.requests: list[dict[str, Any]] = []
@@ -199,7 +200,8 @@ class FakeOpenAIServer:
 
             def do_GET(self) -> None:
                 if self.path.rstrip("/").endswith("/models"):
-                    self._json(200, {"object": "list", "data": [{"id": server.model, "object": "model"}]})
+                    models = [{"id": m, "object": "model"} for m in server.models]
+                    self._json(200, {"object": "list", "data": models})
                 else:
                     self._json(404, {"error": {"message": f"no route {self.path}"}})
 

@@ -36,7 +36,7 @@ def records_of(out: Path) -> list[dict]:
 
 
 def test_full_run_against_the_stub(tmp_path: Path) -> None:
-    with FakeOpenAIServer(script=first_letter_of_abstain) as server:
+    with FakeOpenAIServer(script=first_letter_of_abstain, model="stub") as server:
         summary = evaluate(
             "openai:stub", envs=ENVS, out=tmp_path, batch_size=6, max_episodes=EPISODES,
             agent_options=options(server.url),
@@ -52,7 +52,7 @@ def test_full_run_against_the_stub(tmp_path: Path) -> None:
 
 def run_until_the_server_dies(out: Path) -> tuple[int, list[dict]]:
     """A run whose server dies after answering 5 requests; returns (port, failed records)."""
-    server = FakeOpenAIServer(script=first_letter_of_abstain, die_after=5).start()
+    server = FakeOpenAIServer(script=first_letter_of_abstain, die_after=5, model="stub").start()
     port = int(server.url.rsplit(":", 1)[1].split("/")[0])
     first = evaluate(
         "openai:stub", envs=ENVS, out=out, batch_size=6, max_episodes=EPISODES,
@@ -80,7 +80,7 @@ def test_resume_finishes_the_failed_episodes(tmp_path: Path) -> None:
     port, failed = run_until_the_server_dies(tmp_path)
     url = f"http://127.0.0.1:{port}/v1"
     # The server comes back on the same port; --resume runs the failed episodes again.
-    with FakeOpenAIServer(script=first_letter_of_abstain, port=port) as again:
+    with FakeOpenAIServer(script=first_letter_of_abstain, port=port, model="stub") as again:
         second = evaluate(
             "openai:stub", envs=ENVS, out=tmp_path, batch_size=6, max_episodes=EPISODES,
             agent_options=options(url), resume=True,
@@ -101,7 +101,7 @@ def test_open_mode_with_an_llm_judge_over_http(tmp_path: Path) -> None:
         # Flag only the last acceptable answer: a category where the scenario has one, else a suggestion.
         return "<think>1, 1, 1</think>\n" + ", ".join(["0"] * (len(answers) - 1) + ["1"])
 
-    with FakeOpenAIServer(script=script) as server:
+    with FakeOpenAIServer(script=script, model=("stub", "judge")) as server:
         summary = evaluate(
             "openai:stub", envs="ROD,QuickDraw", out=tmp_path, batch_size=4, max_episodes=3,
             env_kwargs={"mode": "open"}, agent_options=options(server.url),

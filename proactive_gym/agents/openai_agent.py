@@ -5,8 +5,11 @@
 ... # doctest: +SKIP
 
 Each observation becomes a chat through :func:`proactive_gym.protocol.to_messages`; images travel as base64
-data URLs. A batch is sent as independent requests, at most ``concurrency`` in flight (a thread pool over one
-``httpx`` connection pool), spread round-robin over the base URLs. A request that times out, cannot connect,
+data URLs. Requests are independent, at most ``concurrency`` in flight (a thread pool over one ``httpx``
+connection pool), spread round-robin over the base URLs. The harness uses :meth:`OpenAIAgent.submit` (one
+observation -> a future reply, ``in_flight = concurrency``), so every episode advances as soon as its own
+reply arrives; :meth:`OpenAIAgent.act` answers a whole batch. :meth:`OpenAIAgent.check` probes each server
+(``GET /models``) before a run: down, wrong model name or refused key -> one ValueError naming the flag. A request that times out, cannot connect,
 or gets 408/409/429/5xx, a body that is not JSON or has no choices, is retried on the next base URL after an
 exponential backoff with jitter (``Retry-After`` honoured); other 4xx answers fail at once. A server that
 refuses connections is skipped for ``DOWN_SECONDS`` while another one is up (retried there without waiting). An item that still
@@ -14,31 +17,45 @@ fails does not sink the batch: :meth:`OpenAIAgent.act` returns nothing and raise
 which carries the replies that succeeded and one error message per failed item (the harness records those
 as per-episode errors; a harness that retries the batch item by item gets each item's settled outcome back
 without a new request). A choice whose content is null (a reasoning model that spent its budget thinking)
-is the empty reply ``""``. Needs the ``[openai]`` extra (httpx).
+is the empty reply ``""``; content that is not a string (a list of parts, a number) is turned into text
+and scored as any reply. The API key and any Authorization/api-key header value are removed from every
+error message. Needs the ``[openai]`` extra (httpx).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlparse
 
-from proactive_gym.agents.base import Agent
+from proactive_gym.agents.base import Agent, redact_secrets
 from proactive_gym.agents.messages import observation_messages, to_openai_messages
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["OpenAIAgent", "OpenAIBatchError", "OpenAIRequestError", "DEFAULT_BASE_URL"]
+__all__ = ["OpenAIAgent", "OpenAIBatchError", "OpenAIRequestError", "ServerCheckError", "DEFAULT_BASE_URL"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 #: A server that refused a connection is skipped for this long while another one is up.
 DOWN_SECONDS = 10.0
+#: Seconds the pre-run probe of a server (``GET /models``) waits at most.
+CHECK_SECONDS = 10.0
+#: The command-line flags that set the server, the model and the key, by role (for check()'s messages).
+FLAGS = {
+    "agent": {"url": "--base-url", "model": "--agent", "key": "--api-key-env"},
+    "judge": {"url": "--judge-base-url", "model": "--judge", "key": "--api-key-env"},
+}
+
+
+class ServerCheckError(ValueError):
+    """A server failed the pre-run probe (down, does not serve the model, refused the key)."""
 
 
 class OpenAIRequestError(RuntimeError):
@@ -84,6 +101,19 @@ def _base_urls(base_url: str | list[str] | tuple[str, ...] | None) -> list[str]:
     if not urls:
         raise ValueError("openai agent: base_url is empty; give e.g. http://localhost:8000/v1")
     return urls
+
+
+def content_text(content: Any) -> str:
+    """The reply text of a chat-completions message ``content``: a string as is; None (a reasoning model
+    that spent its budget thinking) as ``""``; a list of parts as their texts joined; anything else as its
+    JSON text. The env then scores it like any other reply."""
+    if isinstance(content, str):
+        return content
+    if content is None:
+        return ""
+    if isinstance(content, list) and all(isinstance(p, dict) for p in content):
+        return "".join(str(p.get("text", "")) for p in content)
+    return json.dumps(content, ensure_ascii=False, default=str)
 
 
 def _check_number(name: str, value: Any, minimum: float, integer: bool) -> Any:
@@ -161,6 +191,7 @@ class OpenAIAgent(Agent):
         except ModuleNotFoundError as err:
             raise ImportError("the openai: agent needs httpx: pip install 'proactive_gym[openai]'") from err
         self._httpx = httpx
+        self._secrets = (api_key,) if api_key else ()
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(
             headers=headers,
@@ -168,6 +199,7 @@ class OpenAIAgent(Agent):
             limits=httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency),
         )
         self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="openai-agent")
+        self.in_flight = self.concurrency  # the harness keeps this many submit() calls outstanding
         self._rng = random.Random()  # jitter only; never affects results
         self._lock = threading.Lock()
         self._turn = 0
@@ -176,6 +208,10 @@ class OpenAIAgent(Agent):
         # a harness that retries such a batch item by item gets them back without new requests.
         self._settled: dict[int, tuple[dict[str, Any], str | None, str | None]] = {}
         self._down_until: dict[str, float] = {}  # server -> monotonic time until which it counts as down
+
+    def _clean(self, text: str) -> str:
+        """``text`` without the API key or any header value that could hold it."""
+        return redact_secrets(text, self._secrets)
 
     # -- requests ---------------------------------------------------------------------------------------
     def _pick_url(self, index: int) -> str:
@@ -232,7 +268,7 @@ class OpenAIAgent(Agent):
             except httpx.TimeoutException as err:
                 last_error = f"{url}: timed out after {self.timeout:g} s ({type(err).__name__})"
             except (httpx.TransportError, OSError) as err:
-                last_error = f"{url}: connection failed ({type(err).__name__}: {err})"
+                last_error = self._clean(f"{url}: connection failed ({type(err).__name__}: {err})")
                 refused = isinstance(err, httpx.ConnectError)
             else:
                 status = response.status_code
@@ -242,9 +278,9 @@ class OpenAIAgent(Agent):
                         with self._lock:
                             self._down_until.pop(url, None)
                         return reply
-                    last_error = f"{url}: {problem}"
+                    last_error = self._clean(f"{url}: {problem}")
                 elif status in RETRY_STATUSES:
-                    last_error = f"{url}: HTTP {status}: {response.text[:200]}"
+                    last_error = self._clean(f"{url}: HTTP {status}: {response.text[:200]}")
                     header = response.headers.get("Retry-After")
                     if header:
                         try:
@@ -252,7 +288,9 @@ class OpenAIAgent(Agent):
                         except ValueError:
                             retry_after = None
                 else:
-                    raise OpenAIRequestError(f"{url}: HTTP {status} (not retried): {response.text[:500]}")
+                    raise OpenAIRequestError(
+                        self._clean(f"{url}: HTTP {status} (not retried): {response.text[:500]}")
+                    )
             if refused:
                 with self._lock:
                     self._down_until[url] = time.monotonic() + DOWN_SECONDS
@@ -277,12 +315,7 @@ class OpenAIAgent(Agent):
         message = choices[0].get("message")
         if not isinstance(message, dict):
             return "", f"response choice has no message: {str(choices[0])[:200]}"
-        content = message.get("content")
-        if content is None:
-            return "", None
-        if not isinstance(content, str):
-            return "", f"response content is not text: {str(content)[:200]}"
-        return content, None
+        return content_text(message.get("content")), None
 
     def generate(
         self, conversations: list[list[dict[str, Any]]], max_new_tokens: int | None = None
@@ -306,10 +339,70 @@ class OpenAIAgent(Agent):
                 errors.append(None)
             except Exception as err:  # noqa: BLE001 - every failure becomes a per-item error
                 replies.append(None)
-                errors.append(f"{type(err).__name__}: {err}")
+                errors.append(self._clean(f"{type(err).__name__}: {err}"))
         if any(e is not None for e in errors):
             raise OpenAIBatchError(replies, errors)
         return [r for r in replies if r is not None]
+
+    def submit(self, observation: dict[str, Any], info: dict[str, Any]) -> Future[str]:
+        """Start the request for one observation; the future holds its reply or its
+        :class:`OpenAIRequestError`. Requests beyond ``concurrency`` wait for a free slot."""
+        if self._closed:
+            raise RuntimeError("openai agent: submit() after close()")
+        messages = observation_messages(observation)  # a bad observation raises here, not in a thread
+        return self._pool.submit(lambda: self.complete(to_openai_messages(messages, self.image_format)))
+
+    def check(self, role: str = "agent") -> None:
+        """Probe every base URL with ``GET /models`` (at most ``CHECK_SECONDS`` each) before a run.
+
+        Raises :class:`ServerCheckError` (a ValueError) with one line naming the flag to fix when a server
+        cannot be reached, refuses the API key, or does not list the model. A server without a ``/models``
+        route (404) or with an unreadable list is let through with a warning.
+        """
+        flags = FLAGS.get(role, FLAGS["agent"])
+        httpx = self._httpx
+        timeout = httpx.Timeout(min(self.timeout, CHECK_SECONDS))
+        for url in self.base_urls:
+            where = f"{flags['url']} {url}"
+            try:
+                response = self._client.get(f"{url}/models", timeout=timeout)
+            except httpx.TimeoutException:
+                raise ServerCheckError(
+                    f"{where}: no answer within {min(self.timeout, CHECK_SECONDS):g} s; is the server up? "
+                    f"Fix {flags['url']}"
+                ) from None
+            except (httpx.TransportError, OSError) as err:
+                raise ServerCheckError(
+                    self._clean(
+                        f"{where}: cannot connect ({type(err).__name__}: {err}); start the server or fix "
+                        f"{flags['url']}"
+                    )
+                ) from None
+            status = response.status_code
+            if status in (401, 403):
+                has_key = "a key was sent" if self._secrets else "no key was sent"
+                raise ServerCheckError(
+                    f"{where}: the server refused the API key (HTTP {status}, {has_key}); put a valid key in "
+                    f"${self.api_key_env} or name another variable with {flags['key']}"
+                )
+            if status == 404:
+                logger.warning("openai agent: %s has no /models route; cannot check the model name", url)
+                continue
+            if status != 200:
+                raise ServerCheckError(
+                    self._clean(f"{where}: GET /models answered HTTP {status}: {response.text[:200]}")
+                )
+            try:
+                ids = [str(m["id"]) for m in response.json()["data"]]
+            except (ValueError, KeyError, TypeError):
+                logger.warning("openai agent: cannot read the model list of %s; not checking the name", url)
+                continue
+            if self.model not in ids:
+                served = ", ".join(repr(i) for i in ids[:10]) or "no model"
+                raise ServerCheckError(
+                    f"{flags['model']}: the server at {url} does not serve {self.model!r}; it serves {served}. "
+                    f"Fix the model name in {flags['model']} (openai:<name>)"
+                )
 
     def act(self, observations: list[dict[str, Any]], infos: list[dict[str, Any]]) -> list[str]:
         """One reply per observation (see :meth:`generate`).
@@ -335,11 +428,12 @@ class OpenAIAgent(Agent):
             raise
 
     def close(self) -> None:
-        """Stop the worker threads and close the connections. Safe to call twice."""
+        """Stop the worker threads and close the connections. Safe to call twice. Requests still queued are
+        cancelled; one in flight (a run stopped with Ctrl-C) is not waited for."""
         if self._closed:
             return
         self._closed = True
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool.shutdown(wait=False, cancel_futures=True)
         self._client.close()
 
     def describe(self) -> dict[str, Any]:

@@ -35,10 +35,14 @@ class RunDirError(ValueError):
 
 def dump_json(path: Path, data: Any) -> None:
     """Write ``data`` as indented JSON atomically (temp file + rename), so readers never see half a file."""
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate somewhere: escape it (see record_line)
+        text = json.dumps(data, indent=2, ensure_ascii=True)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, sort_keys=False, ensure_ascii=False)
-        f.write("\n")
+        f.write(text + "\n")
     os.replace(tmp, path)
 
 
@@ -72,6 +76,19 @@ def config_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
             sb = "(absent)" if vb is missing else json.dumps(vb)
             lines.append(f"{key}: {sa} -> {sb}")
     return lines
+
+
+def record_line(record: dict[str, Any]) -> str:
+    """One JSONL line for ``record``, always valid UTF-8: text as is, but when some string cannot be
+    written as UTF-8 (a lone surrogate in a model's reply) the line is written with ASCII escapes
+    (``\\ud800``), which read back to the same string. NUL bytes and control characters are escaped by
+    JSON anyway."""
+    line = json.dumps(record, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(record, ensure_ascii=True)
+    return line + "\n"
 
 
 def repair_jsonl(path: Path) -> int:
@@ -195,6 +212,8 @@ class RunDir:
         - same config and ``resume``: repair the JSONL tail, drop the episodes that ended in an error (so
           that they run again: errors are mostly transient, a server down or out of memory), return the
           others;
+        - a different config but no results yet (a run that stopped before its first episode, e.g. at
+          the server check): overwrite the config;
         - anything else holding results: refuse with :class:`RunDirError` (with the config difference),
           unless ``force``, which deletes the old results first.
         """
@@ -207,7 +226,7 @@ class RunDir:
             if force:
                 for p in (self.episodes_path, self.summary_path):
                     p.unlink(missing_ok=True)
-            elif old is not None and old != config:
+            elif old is not None and old != config and has_results:
                 diff = "\n  ".join(config_diff(old, config))
                 hint = "choose another --out, or pass --force to overwrite it"
                 raise RunDirError(f"{self.path} holds a run with a different config:\n  {diff}\n{hint}")
@@ -240,7 +259,7 @@ class RunDir:
             records = [r for r in records if not r.get("error")]
             tmp = self.episodes_path.with_name(EPISODES + ".tmp")
             with open(tmp, "w", encoding="utf-8") as f:
-                f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+                f.writelines(record_line(r) for r in records)
             os.replace(tmp, self.episodes_path)
         return records
 
@@ -272,7 +291,7 @@ class RunDir:
         """
         if self._file is None:
             self._file = open(self.episodes_path, "a", encoding="utf-8")  # noqa: SIM115
-        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._file.write(record_line(record))
         self._file.flush()
 
     def records(self) -> list[dict[str, Any]]:

@@ -1,9 +1,13 @@
-"""The rollout loop: ``reset`` -> agent -> ``step`` until the episode ends, one record per episode.
+"""The rollout engine: ``reset`` -> agent -> ``step`` until the episode ends, one record per episode.
 
-:func:`rollout` plays one episode on one env. :func:`run_batched` keeps up to ``batch_size`` episodes in
-flight over a pool of envs (several per scenario when needed) and calls ``agent.act`` once per step on the
-whole batch, which is what makes model agents fast. Both build records with the same :class:`Episode`
-class, so a record looks the same whichever path produced it.
+:func:`rollout` plays one episode on one env. :func:`run_episodes` (also known by its former name
+``run_batched``) plays a whole plan over a pool of envs (several per scenario when needed); every caller in
+the package goes through it. Each episode advances as soon as its own reply is there: an agent that answers
+observations one at a time (:meth:`Agent.submit`, the ``openai:`` agent) keeps its ``in_flight`` requests
+busy while work remains; any other agent is handed the ready episodes as one batch per turn
+(:meth:`Agent.act`), which is what keeps local model decoding batched. Both build records with the same
+:class:`Episode` class, so a record looks the same whichever path produced it, and it does not depend on
+the order replies arrive in.
 
 A record (one JSON line of ``episodes.jsonl``)::
 
@@ -26,10 +30,11 @@ import logging
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from typing import Any
 
-from proactive_gym.agents.base import Agent
+from proactive_gym.agents.base import Agent, redact_secrets
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +50,11 @@ class Task:
 
 
 def error_text(err: BaseException) -> str:
-    """A one-paragraph description of an exception for a record: type, message, innermost frame."""
+    """A one-paragraph description of an exception for a record: type, message, innermost frame (any
+    Authorization / api-key header value in it redacted)."""
     tb = traceback.extract_tb(err.__traceback__)
     where = f" (at {tb[-1].filename}:{tb[-1].lineno})" if tb else ""
-    return f"{type(err).__name__}: {err}{where}"
+    return redact_secrets(f"{type(err).__name__}: {err}{where}")
 
 
 class Episode:
@@ -175,79 +181,175 @@ def _another_env(existing: list[Any] | None, make_env: Callable[[str], Any], sce
     return make_env(scenario)
 
 
-def run_batched(
+class _EnvPool:
+    """Envs per scenario, reused across episodes: a scenario gets a new env only when all of its envs
+    are busy, and its envs are closed once its last planned episode finished."""
+
+    def __init__(
+        self, tasks: list[Task], make_env: Callable[[str], Any], envs: dict[str, list[Any]] | None
+    ) -> None:
+        self.make_env = make_env
+        self.left: dict[str, int] = {}
+        for task in tasks:
+            self.left[task.scenario] = self.left.get(task.scenario, 0) + 1
+        self.envs = {name: list(pool) for name, pool in (envs or {}).items()}
+        self.free = {name: list(pool) for name, pool in self.envs.items()}
+
+    def take(self, scenario: str) -> Any:
+        pool = self.free.setdefault(scenario, [])
+        if pool:
+            return pool.pop()
+        env = _another_env(self.envs.get(scenario), self.make_env, scenario)
+        self.envs.setdefault(scenario, []).append(env)
+        return env
+
+    def give_back(self, scenario: str, env: Any) -> None:
+        self.free.setdefault(scenario, []).append(env)
+        self.left[scenario] -= 1
+        if self.left[scenario] == 0:
+            for e in self.envs.pop(scenario, []):
+                e.close()
+            self.free.pop(scenario, None)
+
+    def close(self) -> None:
+        for pool in self.envs.values():
+            for env in pool:
+                env.close()
+        self.envs.clear()
+        self.free.clear()
+
+
+def in_flight_limit(agent: Agent) -> int:
+    """How many :meth:`Agent.submit` calls the engine keeps outstanding for ``agent`` (0: the agent is
+    driven through :meth:`Agent.act` on batches)."""
+    limit = getattr(agent, "in_flight", 0)
+    return limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else 0
+
+
+def run_episodes(
     tasks: Iterable[Task],
     make_env: Callable[[str], Any],
     agent: Agent,
     batch_size: int = 1,
     on_finish: Callable[[dict[str, Any]], None] | None = None,
     envs: dict[str, list[Any]] | None = None,
+    on_step: Callable[[], None] | None = None,
 ) -> None:
-    """Run every task, keeping up to ``batch_size`` episodes in flight; ``on_finish(record)`` per episode.
+    """Play every task; ``on_finish(record)`` as each episode ends, ``on_step()`` after each turn.
 
-    Envs come from ``envs`` (ready envs per scenario, taken over by this function) and then from
-    ``make_env(scenario)``; they are reused: a scenario gets a new env only when all of its envs are busy,
-    and its envs are closed once its last episode finished (all of them at the end). An exception from the
-    agent or the env ends that episode as an error record; the run goes on. ``KeyboardInterrupt``
-    propagates.
+    The one rollout engine of the package (evaluation, examples, the trainer's before/after evaluation).
+    Two ways to drive the agent, chosen by the agent:
+
+    - an agent with ``in_flight > 0`` (the ``openai:`` agent: its ``concurrency``) answers one observation
+      at a time through :meth:`Agent.submit`, which returns a future. Each episode advances as soon as its
+      own reply arrives: the engine keeps ``max(batch_size, in_flight + in_flight // 4 + 1)`` episodes
+      going, so the agent always has a next request queued and its ``in_flight`` slots stay busy while
+      work remains;
+    - any other agent (scripted, ``hf:``, a custom ``act(observations, infos)``) gets one
+      :meth:`Agent.act` call per turn on the episodes in flight (up to ``batch_size``), all of which are
+      ready then; a batch that raises is retried item by item.
+
+    Records do not depend on the mode, the batch size or the order replies arrive in: each episode has its
+    own env (reset with the task's seed) while it runs. Envs come from ``envs`` (ready envs per scenario,
+    taken over by this function) and then from ``make_env(scenario)``; see :class:`_EnvPool`. An
+    exception from the agent or the env ends that episode as an error record; the run goes on.
+    ``KeyboardInterrupt`` propagates.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     queue = deque(tasks)
-    left: dict[str, int] = {}
-    for task in queue:
-        left[task.scenario] = left.get(task.scenario, 0) + 1
-    envs = {name: list(pool) for name, pool in (envs or {}).items()}
-    free: dict[str, list[Any]] = {name: list(pool) for name, pool in envs.items()}
-    active: list[Episode] = []
+    pool = _EnvPool(list(queue), make_env, envs)
+    slots = in_flight_limit(agent)
+    limit = max(batch_size, slots + slots // 4 + 1) if slots else batch_size
 
     def finish(episode: Episode) -> None:
-        scenario = episode.task.scenario
-        free[scenario].append(episode.env)
-        left[scenario] -= 1
-        if left[scenario] == 0:
-            for env in envs.pop(scenario, []):
-                env.close()
-            free.pop(scenario, None)
+        pool.give_back(episode.task.scenario, episode.env)
         if on_finish is not None:
             on_finish(episode.record)
 
+    def advance(episode: Episode, reply: str | BaseException) -> bool:
+        """Step ``episode`` with ``reply``; True while it goes on."""
+        if isinstance(reply, BaseException):
+            episode.fail(reply)
+        else:
+            try:
+                episode.step(reply)
+            except Exception as err:  # noqa: BLE001
+                episode.fail(err)
+            if on_step is not None:
+                on_step()
+        if episode.done:
+            finish(episode)
+            return False
+        return True
+
+    def start_next() -> Episode | None:
+        task = queue.popleft()
+        episode = Episode(pool.take(task.scenario), task)
+        try:
+            episode.start()
+        except Exception as err:  # noqa: BLE001
+            episode.fail(err)
+            finish(episode)
+            return None
+        return episode
+
     try:
-        while queue or active:
-            while queue and len(active) < batch_size:
-                task = queue.popleft()
-                pool = free.setdefault(task.scenario, [])
-                if pool:
-                    env = pool.pop()
-                else:
-                    env = _another_env(envs.get(task.scenario), make_env, task.scenario)
-                    envs.setdefault(task.scenario, []).append(env)
-                episode = Episode(env, task)
-                try:
-                    episode.start()
-                except Exception as err:  # noqa: BLE001
-                    episode.fail(err)
-                    finish(episode)
-                    continue
-                active.append(episode)
-            if not active:  # every episode started in this round failed at reset
-                continue
-            replies = _act(agent, active)
-            still = []
-            for episode, reply in zip(active, replies, strict=True):
-                if isinstance(reply, BaseException):
-                    episode.fail(reply)
-                else:
-                    try:
-                        episode.step(reply)
-                    except Exception as err:  # noqa: BLE001
-                        episode.fail(err)
-                if episode.done:
-                    finish(episode)
-                else:
-                    still.append(episode)
-            active = still
+        if slots:
+            _run_streaming(agent, queue, limit, start_next, advance)
+        else:
+            active: list[Episode] = []
+            while queue or active:
+                while queue and len(active) < limit:
+                    episode = start_next()
+                    if episode is not None:
+                        active.append(episode)
+                if active:  # empty when every episode started in this round failed at reset
+                    replies = _act(agent, active)
+                    active = [e for e, r in zip(active, replies, strict=True) if advance(e, r)]
     finally:
-        for pool in envs.values():
-            for env in pool:
-                env.close()
+        pool.close()
+
+
+def _run_streaming(
+    agent: Agent,
+    queue: deque[Task],
+    limit: int,
+    start_next: Callable[[], Episode | None],
+    advance: Callable[[Episode, str | BaseException], bool],
+) -> None:
+    """The ``submit`` mode of :func:`run_episodes`: one future per episode in flight."""
+    waiting: dict[Future[str], Episode] = {}
+
+    def submit(episode: Episode) -> None:
+        try:
+            future = agent.submit(episode.obs, episode.info)
+        except Exception as err:  # noqa: BLE001 - e.g. an observation the agent cannot encode
+            advance(episode, err)
+            return
+        waiting[future] = episode
+
+    try:
+        while queue or waiting:
+            while queue and len(waiting) < limit:
+                episode = start_next()
+                if episode is not None:
+                    submit(episode)
+            if not waiting:
+                continue
+            done, _ = wait(list(waiting), return_when=FIRST_COMPLETED)
+            for future in done:
+                episode = waiting.pop(future)
+                try:
+                    reply: str | BaseException = future.result()
+                except Exception as err:  # noqa: BLE001 - a failed request ends its episode only
+                    reply = err
+                if advance(episode, reply):
+                    submit(episode)
+    finally:
+        for future in waiting:
+            future.cancel()
+
+
+#: The engine's former name (kept: scripts and the trainer call it).
+run_batched = run_episodes

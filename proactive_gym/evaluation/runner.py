@@ -16,8 +16,10 @@ import os
 import platform
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -28,20 +30,24 @@ from proactive_gym.agents import make_agent
 from proactive_gym.agents.base import Agent
 from proactive_gym.evaluation.metrics import scenario_seed, summarize
 from proactive_gym.evaluation.results import FORMAT_VERSION, RunDir
-from proactive_gym.evaluation.rollout import Task, error_text, run_batched
+from proactive_gym.evaluation.rollout import Task, error_text, run_episodes
 from proactive_gym.settings import flags as settings_flags
 
 log = logging.getLogger(__name__)
 
 
 class Progress:
-    """Receives progress events from :func:`evaluate` (the CLI shows a rich progress bar with it)."""
+    """Receives progress events from :func:`evaluate` (the CLI shows progress bars, or a plain line every
+    30 s when its output is not a terminal)."""
 
     def start(self, planned: dict[str, int], done: dict[str, int]) -> None:
         """Called once with the planned and the already finished episode counts per scenario."""
 
     def update(self, record: dict[str, Any]) -> None:
         """Called after each finished episode (already written)."""
+
+    def step(self) -> None:
+        """Called after each turn of any episode (for the live turns/s)."""
 
 
 def resolve_envs(envs: str | Sequence[str]) -> list[str]:
@@ -257,6 +263,60 @@ def _judge_batch(judge: Any, records: list[dict[str, Any]]) -> None:
         r["judge"] = {k: score.get(k) for k in ("ps", "cc", "agg", "raw")}
 
 
+class _Judging:
+    """Scores finished open-mode records off the rollout loop, then hands them to ``emit``.
+
+    A judge whose model answers items one by one (an ``openai:`` judge: its agent has ``in_flight``) gets
+    one item per call from that many threads, so its requests stay in flight like the agent's; any other
+    judge (keyword, ``hf:``) gets batches of ``batch_size`` from one thread.
+    """
+
+    def __init__(self, judge: Any, batch_size: int, emit: Callable[[list[dict[str, Any]]], None]) -> None:
+        workers = getattr(getattr(judge, "agent", None), "in_flight", 0)
+        workers = workers if isinstance(workers, int) and workers > 0 else 1
+        self.judge = judge
+        self.batch_size = 1 if workers > 1 else batch_size
+        self.emit = emit
+        self.pending: list[dict[str, Any]] = []
+        self.futures: list[Future[None]] = []
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="judge")
+
+    def add(self, record: dict[str, Any]) -> None:
+        self.pending.append(record)
+        if len(self.pending) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            batch, self.pending = self.pending, []
+            self.futures.append(self.pool.submit(self._score, batch))
+        self.futures = [f for f in self.futures if not f.done() or f.exception() is not None]
+
+    def _score(self, batch: list[dict[str, Any]]) -> None:
+        _judge_batch(self.judge, batch)
+        self.emit(batch)
+
+    def finish(self) -> None:
+        """Judge what is left and wait for every batch (re-raising a failure of the writer)."""
+        self.flush()
+        for future in self.futures:
+            future.result()
+        self.pool.shutdown()
+
+    def cancel(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def check_servers(agent: Any, judge: Any) -> None:
+    """Probe the agent's and the judge's model servers before the first episode (see ``Agent.check``)."""
+    check = getattr(agent, "check", None)
+    if callable(check):
+        check("agent")
+    judge_check = getattr(getattr(judge, "agent", None), "check", None)
+    if callable(judge_check):
+        judge_check("judge")
+
+
 def evaluate(
     agent: Agent | str,
     envs: str | Sequence[str] = "all",
@@ -313,9 +373,11 @@ def evaluate(
         }
     )
     make_env = make_env_factory(env_kwargs)
-    ready: dict[str, list[Any]] = {}  # envs built while planning, reused by the runner
+    ready: dict[str, list[Any]] = {}  # envs built while planning, reused by the engine
     run_dir = RunDir(out) if out is not None else None
     the_agent: Agent | None = None
+    the_judge: Any = None
+    judging: _Judging | None = None
     try:
         tasks = plan_episodes(names, make_env, seed, max_episodes, keep=ready)
         for name, built in ready.items():  # every image the planned episodes can show: a stat, no decode
@@ -329,8 +391,9 @@ def evaluate(
             log.info("resuming: %d of %d episodes already done", len(done), len(tasks))
         the_agent = make_agent(agent, **agent_options) if isinstance(agent, str) else agent
         the_judge = _make_judge(judge, judge_options) if mode == "open" else None
+        if todo:
+            check_servers(the_agent, the_judge)
         records = list(done)
-        pending: list[dict[str, Any]] = []
         progress = progress or Progress()
         planned: dict[str, int] = {n: 0 for n in names}
         for t in tasks:
@@ -340,36 +403,41 @@ def evaluate(
         for r in done:
             finished[r["scenario"]] += 1
         progress.start(planned, finished)
+        lock = threading.Lock()  # the judge's threads emit too
 
         def emit(batch: list[dict[str, Any]]) -> None:
-            for record in batch:
-                if run_dir is not None:
-                    run_dir.append(record)
-                records.append(record)
-                progress.update(record)
+            with lock:
+                for record in batch:
+                    if run_dir is not None:
+                        run_dir.append(record)
+                    records.append(record)
+                    progress.update(record)
+
+        if the_judge is not None:
+            judging = _Judging(the_judge, batch_size, emit)
 
         def on_finish(record: dict[str, Any]) -> None:
-            if the_judge is None or record.get("error"):
+            if judging is None or record.get("error"):
                 emit([record])
-                return
-            pending.append(record)
-            if len(pending) >= batch_size:
-                _judge_batch(the_judge, pending)
-                emit(pending)
-                pending.clear()
+            else:
+                judging.add(record)
 
         started = time.time()
         t0 = time.perf_counter()
-        handed, ready = ready, {}  # run_batched owns (and closes) them from here
-        run_batched(todo, make_env, the_agent, batch_size=batch_size, on_finish=on_finish, envs=handed)
-        if pending:
-            _judge_batch(the_judge, pending)
-            emit(pending)
-            pending.clear()
+        handed, ready = ready, {}  # the engine owns (and closes) them from here
+        run_episodes(
+            todo, make_env, the_agent, batch_size=batch_size, on_finish=on_finish, envs=handed,
+            on_step=progress.step,
+        )  # fmt: skip
+        if judging is not None:
+            judging.finish()
+            judging = None
         wall = time.perf_counter() - t0
         records.sort(key=lambda r: (names.index(r["scenario"]), r["index"]))
         description = the_agent.describe()
     finally:
+        if judging is not None:
+            judging.cancel()
         for pool in ready.values():
             for env in pool:
                 env.close()
@@ -377,6 +445,8 @@ def evaluate(
             run_dir.close()
         if isinstance(agent, str) and the_agent is not None:
             the_agent.close()
+        if (judge is None or isinstance(judge, str)) and callable(getattr(the_judge, "close", None)):
+            the_judge.close()
     summary = build_summary(
         records=records,
         config=config,
@@ -428,6 +498,7 @@ def build_summary(
             "planned": planned.get(name, 0),
             "plan_sha1": (plan_digest or {}).get(name),
             "finished": sum(1 for r in records if r["scenario"] == name),
+            "errors": sum(1 for r in records if r["scenario"] == name and r.get("error")),
         }
     judge_description = None
     if judge is not None:
@@ -448,7 +519,8 @@ def build_summary(
         else None,
         "version": package_version(),
         "git": git_commit(),
-        "complete": all(d["finished"] == d["planned"] for d in data.values()),
+        # Complete: every planned episode has a result (a record that is not an error).
+        "complete": all(d["finished"] - d["errors"] == d["planned"] for d in data.values()),
         "metrics": summarize(records, names, seed=config["seed"]),
         "run": run,
     }
