@@ -10,6 +10,7 @@ It runs the standard library's threading HTTP server in a background thread and 
 ...     server.stop()                                 # the server dies: connections are refused
 
 Faults: ``"500"`` (HTTP 500), ``"503"``, ``"429"`` (rate limit with ``Retry-After: 0``), ``"400"``,
+``"401"`` (refused, with the request's headers echoed in the body, as some proxies do),
 ``"stall"`` (sleep ``stall_seconds`` before answering), ``"garbage"`` (200 with a body that is not JSON),
 ``"empty"`` (200 with ``"choices": []``), ``"null"`` (200 with a choice whose content is null),
 ``"drop"`` (close the connection without answering). ``die_after=N`` (or :meth:`FakeOpenAIServer.die`)
@@ -19,6 +20,13 @@ kills the server right after it answered its N-th request: later requests are dr
 what was done in ``server.statuses``: 200 or the fault name); ``server.max_in_flight`` is the
 largest number of requests handled at the same time. ``latency`` adds a fixed delay to every answer.
 
+``api_key="k"`` answers 401 (headers echoed) to every request, GET included, whose Authorization is not
+``Bearer k``. ``gate=n`` holds every answer until ``n`` requests are in flight (or, with ``expected`` total
+requests, all that are left), then answers one of the held ones picked at random (``gate_seed``): replies
+arrive in a shuffled order, and a client that lets its in-flight count drop below ``n`` while work remains
+makes the gate wait; after ``gate_timeout`` seconds it answers anyway and counts it in ``server.starved``.
+``server.in_flight_at_arrival`` has the in-flight count (this request included) at each request's arrival.
+
 Run it by hand: ``python tests/fake_openai_server.py --port 8000 --latency 0.05``.
 """
 
@@ -27,6 +35,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import random
 import socket
 import threading
 import time
@@ -34,7 +43,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-FAULTS = ("500", "503", "429", "400", "stall", "garbage", "empty", "null", "drop")
+FAULTS = ("500", "503", "429", "400", "401", "stall", "garbage", "empty", "null", "drop")
 
 Script = Callable[[dict[str, Any]], str]
 
@@ -69,6 +78,11 @@ class FakeOpenAIServer:
         port: int = 0,
         model: str | tuple[str, ...] = "fake-model",
         die_after: int | None = None,
+        api_key: str | None = None,
+        gate: int | None = None,
+        expected: int | None = None,
+        gate_timeout: float = 5.0,
+        gate_seed: int = 0,
     ) -> None:
         self.script: Script = script or (lambda body: "A.")
         self.latency = latency
@@ -76,6 +90,17 @@ class FakeOpenAIServer:
         self.models = (model,) if isinstance(model, str) else tuple(model)  # what GET /v1/models lists
         self.model = self.models[0]
         self.die_after = die_after
+        self.api_key = api_key
+        self.gate = gate
+        self.expected = expected
+        self.gate_timeout = gate_timeout
+        self.starved = 0
+        self.in_flight_at_arrival: list[int] = []
+        self._gate_rng = random.Random(gate_seed)
+        self._held: list[int] = []
+        self._released: set[int] = set()
+        self._answered = 0
+        self._cond = threading.Condition()
         self._dead = False
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
@@ -156,6 +181,34 @@ class FakeOpenAIServer:
         self.stop()
 
     # -- request handling ------------------------------------------------------------------------------
+    def _wait_at_gate(self, token: int) -> None:
+        """Hold request ``token`` until the gate picks it (see the module docstring)."""
+        assert self.gate is not None
+        with self._cond:
+            self._held.append(token)
+            self._cond.notify_all()
+            deadline = time.monotonic() + self.gate_timeout
+            while token not in self._released:
+                need = self.gate if self.expected is None else min(self.gate, self.expected - self._answered)
+                if len(self._held) >= need and self._held:
+                    self._pick()
+                    continue
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self.starved += 1
+                    self._pick()
+                    deadline = time.monotonic() + self.gate_timeout
+                    continue
+                self._cond.wait(remaining)
+            self._released.discard(token)
+
+    def _pick(self) -> None:
+        """Release one held request at random (the caller holds ``_cond``)."""
+        chosen = self._held.pop(self._gate_rng.randrange(len(self._held)))
+        self._answered += 1
+        self._released.add(chosen)
+        self._cond.notify_all()
+
     def _next_fault(self) -> str | None:
         with self._lock:
             if self._faults:
@@ -198,7 +251,16 @@ class FakeOpenAIServer:
             def _json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
                 self._send(status, json.dumps(obj).encode(), headers)
 
+            def _refused(self) -> bool:
+                """401 with the headers echoed when the server wants a key and did not get it."""
+                if server.api_key is None or self.headers.get("Authorization") == f"Bearer {server.api_key}":
+                    return False
+                self._json(401, {"error": {"message": "invalid key", "headers": dict(self.headers.items())}})
+                return True
+
             def do_GET(self) -> None:
+                if self._refused():
+                    return
                 if self.path.rstrip("/").endswith("/models"):
                     models = [{"id": m, "object": "model"} for m in server.models]
                     self._json(200, {"object": "list", "data": models})
@@ -208,6 +270,8 @@ class FakeOpenAIServer:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
+                if self._refused():
+                    return
                 if not self.path.rstrip("/").endswith("/chat/completions"):
                     self._json(404, {"error": {"message": f"no route {self.path}"}})
                     return
@@ -225,6 +289,8 @@ class FakeOpenAIServer:
                         server.headers.append({k.lower(): v for k, v in self.headers.items()})
                         server._in_flight += 1
                         server.max_in_flight = max(server.max_in_flight, server._in_flight)
+                        server.in_flight_at_arrival.append(server._in_flight)
+                        token = len(server.requests)
                     dies_now = (
                         not dead and server.die_after is not None and len(server.requests) == server.die_after
                     )
@@ -233,6 +299,8 @@ class FakeOpenAIServer:
                     self.connection.close()
                     return
                 try:
+                    if server.gate is not None:
+                        server._wait_at_gate(token)
                     self._answer(body)
                 finally:
                     with server._lock:
@@ -249,6 +317,10 @@ class FakeOpenAIServer:
                 if fault == "stall":
                     server._stop_stalls.wait(server.stall_seconds)
                     fault = None
+                if fault == "401":
+                    echoed = {"message": "refused", "headers": dict(self.headers.items())}
+                    self._json(401, {"error": echoed})
+                    return
                 if fault in ("500", "503", "400"):
                     self._json(
                         int(fault), {"error": {"message": f"scripted {fault}", "type": "server_error"}}
