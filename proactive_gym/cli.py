@@ -125,6 +125,12 @@ def add_eval_command(sub: Any) -> None:
         help="ROD and MVP-N: solved demonstration episodes before the query (the paper: 1 or 3)",
     )
     g.add_argument(
+        "--icl-full",
+        action="store_true",
+        help="in-context demonstrations at full length and the query's image size (default: the paper's "
+        "short, resized ones)",
+    )
+    g.add_argument(
         "--random-options",
         action="store_true",
         help="replace the proactive options with other scenarios' ones (does the model understand them?)",
@@ -201,7 +207,7 @@ def env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
             kwargs[name] = getattr(args, name)
     if args.subset_file is not None:
         kwargs["subset_file"] = str(Path(args.subset_file).expanduser())
-    for flag in ("hint", "reference", "history", "random_options"):
+    for flag in ("hint", "reference", "history", "random_options", "icl_full"):
         if getattr(args, flag):
             kwargs[flag] = True
     if args.icl_examples:

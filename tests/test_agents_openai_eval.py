@@ -114,3 +114,5 @@ def test_open_mode_with_an_llm_judge_over_http(tmp_path: Path) -> None:
     assert all(r["judge"]["raw"].startswith("<think>1, 1, 1</think>\n") for r in records)
     judge_requests = [b for b in server.requests if b["model"] == "judge"]
     assert len(judge_requests) == 6 and all(b["max_tokens"] == 32768 for b in judge_requests)
+    described = summary.data["judge"]["describe"]  # which prompt and parser judged the run
+    assert (described["prompt"]["source"], described["parser"]) == ("proactive_gym", "paper")

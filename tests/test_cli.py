@@ -177,6 +177,8 @@ def test_ctrl_c_prints_how_to_resume(monkeypatch, tmp_path, capsys):
 def test_icl_and_random_options_flags_reach_the_env(tmp_path):
     args = build_parser().parse_args(["eval", "--envs", "ROD", "--icl-examples", "3", "--random-options"])
     assert env_kwargs(args) == {"icl_examples": 3, "random_options": True}
+    args = build_parser().parse_args(["eval", "--envs", "MVP-N", "--icl-examples", "1", "--icl-full"])
+    assert env_kwargs(args) == {"icl_examples": 1, "icl_full": True}
     out = tmp_path / "run"
     argv = ["eval", "--agent", "oracle", "--envs", "MVP-N", "--icl-examples", "1", "--max-episodes", "3"]
     assert main([*argv, "--quiet", "--out", str(out)]) == 0
