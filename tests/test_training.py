@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from training_helpers import REPO, script_sampler
+from training_helpers import REPO, assert_only_lora_changed, lora_snapshot, script_sampler
 
 from proactive_gym.training.args import PRESETS, Args, parse_args
 from proactive_gym.training.checks import UsageError, check_args, check_model
@@ -180,7 +180,8 @@ def test_model_trl_cannot_train_is_refused(tmp_path):
     llava = tmp_path / "llava"
     llava.mkdir()
     (llava / "config.json").write_text(json.dumps({"model_type": "llava_next"}))
-    check_model(str(llava), "single-turn")  # a VLM TRL trains
+    with pytest.raises(UsageError, match="cannot load the processor of --model .* as on the hub"):
+        check_model(str(llava), "single-turn")  # a VLM TRL trains, but no processor files beside it
     with pytest.raises(UsageError, match="--vision-pretrain-steps works on Qwen3-VL models; .* 'llava_next'"):
         check_model(str(llava), "single-turn", vision_pretrain=True)
 
@@ -292,24 +293,6 @@ def test_reward_replays_replies_through_the_env(fixture_root):
 # ----- GRPO steps ----------------------------------------------------------------------------------------
 
 
-def _lora_snapshot(trainer):
-    import torch
-
-    return {n: p.detach().clone() for n, p in trainer.model.named_parameters() if isinstance(p, torch.Tensor)}
-
-
-def _assert_only_lora_changed(before, trainer):
-    after = dict(trainer.model.named_parameters())
-    lora = [n for n in before if "lora_" in n]
-    assert lora and all(("q_proj" in n or "k_proj" in n) for n in lora)
-    assert all(not after[n].requires_grad for n in before if "lora_" not in n)
-    changed = {n for n in lora if not np.array_equal(before[n].numpy(), after[n].detach().numpy())}
-    assert changed == set(lora)  # every LoRA matrix (A and B, q_proj and k_proj, both layers) moved
-    assert all(
-        np.array_equal(before[n].numpy(), after[n].detach().numpy()) for n in before if "lora_" not in n
-    )
-
-
 def test_single_turn_grpo_two_steps_train_lora(fixture_root, tiny_model, tmp_path):
     args = _args(
         fixture_root,
@@ -326,9 +309,9 @@ def test_single_turn_grpo_two_steps_train_lora(fixture_root, tiny_model, tmp_pat
     trainer = make_trainer(args, tiny_model, rows_to_dataset(rows), tmp_path / "trainer")
     script = ["D. Cat.", QUICKDRAW_SUGGESTION, "B. I cannot tell.", "zzz"]
     script_sampler(trainer, lambda i, ids: script[i % 4] + "<|im_end|>")
-    before = _lora_snapshot(trainer)
+    before = lora_snapshot(trainer)
     trainer.train()
-    _assert_only_lora_changed(before, trainer)
+    assert_only_lora_changed(before, trainer)
     steps = [e for e in trainer.state.log_history if "reward" in e]
     assert len(steps) == 2
     for entry in steps:  # per group: correct 1, suggestion 0.5 (0 on the last frame), abstain 0, junk 0
@@ -408,10 +391,10 @@ def test_multi_turn_grpo_two_steps_every_revealed_image_reaches_the_forward_pass
             seen_pixels.append(_per_image(pixels.detach(), grid))
 
     visual.register_forward_pre_hook(record_pixels, with_kwargs=True)
-    before = _lora_snapshot(trainer)
+    before = lora_snapshot(trainer)
     trainer.train()
 
-    _assert_only_lora_changed(before, trainer)
+    assert_only_lora_changed(before, trainer)
     assert rewards == [[1.0, 0.0] * 4, [1.0, 0.0] * 4]
     assert [[len(imgs) for imgs in step] for step in expected] == [[3, 1] * 4, [3, 1] * 4]
     assert len(seen_pixels) == 2  # one training forward per step, holding every image of every rollout

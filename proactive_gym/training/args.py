@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import typing
 from dataclasses import dataclass, field
 from typing import Any
@@ -126,7 +127,12 @@ class Args:
     lora_r: int = _arg(16, "LoRA rank.")
     lora_alpha: int = _arg(16, "LoRA alpha.")
     lora_dropout: float = _arg(0.1, "LoRA dropout.")
-    lora_target_modules: str = _arg("q_proj,k_proj", "Comma-separated module names LoRA adapts.")
+    lora_target_modules: str = _arg(
+        "q_proj,k_proj",
+        "Comma-separated names of the language model's modules LoRA adapts (never the vision tower's, which "
+        "often has modules of the same names), or regex:PATTERN, a PEFT regular expression matched against "
+        "full module paths as given (e.g. regex:.*\\.(q_proj|k_proj) for the vision tower too).",
+    )
 
     # Format warm-up (supervised, before GRPO; off for real models)
     sft_steps: int = _arg(0, "Supervised warm-up steps on the training scenarios (0 = none).")
@@ -270,6 +276,25 @@ PRESETS: dict[str, dict[str, Any]] = {
         "torch_threads": 1,
     },
 }
+
+
+#: ``--lora-target-modules regex:PATTERN`` passes PATTERN to PEFT unchanged.
+REGEX_PREFIX = "regex:"
+
+
+def lora_names(spec: str) -> list[str]:
+    """The module names of a comma-separated ``--lora-target-modules``."""
+    return [m.strip() for m in spec.split(",") if m.strip()]
+
+
+def lora_target_modules(spec: str) -> str:
+    """PEFT ``target_modules`` for ``--lora-target-modules``: a regular expression (PEFT matches it against
+    the full module path) that keeps the named modules inside the language model
+    (``model.language_model.*`` in Qwen2.5-VL, Qwen3-VL and LLaVA-NeXT), or the ``regex:`` pattern."""
+    if spec.startswith(REGEX_PREFIX):
+        return spec[len(REGEX_PREFIX) :]
+    names = "|".join(re.escape(name) for name in lora_names(spec))
+    return rf".*\.language_model\..*\.({names})"
 
 
 def scenario_list(spec: str) -> list[str]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 from typing import Any
 
 from proactive_gym.training import distributed, parquet
-from proactive_gym.training.args import RECIPES, REPLY_FORMATS, Args, scenario_list
+from proactive_gym.training.args import RECIPES, REGEX_PREFIX, REPLY_FORMATS, Args, lora_names, scenario_list
 
 
 class UsageError(ValueError):
@@ -76,6 +77,13 @@ def check_args(args: Args) -> None:
             raise UsageError(f"--knowledge-envs: {err}") from None
     if not 0.0 <= args.sft_oracle_fraction <= 1.0:
         raise UsageError("--sft-oracle-fraction must be between 0 and 1")
+    if args.lora_target_modules.startswith(REGEX_PREFIX):
+        try:
+            re.compile(args.lora_target_modules[len(REGEX_PREFIX) :])
+        except re.error as err:
+            raise UsageError(f"--lora-target-modules: not a regular expression ({err})") from None
+    elif not lora_names(args.lora_target_modules):
+        raise UsageError("--lora-target-modules: give module names such as q_proj,k_proj (or regex:PATTERN)")
     if args.bf16 not in ("auto", "true", "false"):
         raise UsageError(f"--bf16 must be auto, true or false, not {args.bf16!r}")
     if args.vllm_mode not in ("colocate", "server"):
@@ -156,7 +164,9 @@ def check_model(model: str, recipe: str, vision_pretrain: bool = False) -> None:
     """Check that TRL's GRPOTrainer can train ``model`` as a VLM, for multi-turn that it calls tools, and
     for vision pretraining that it is a Qwen3-VL (the only vision tower :func:`vision_pretrain` knows).
 
-    Reads only the config and the processor (small files), never the weights.
+    Reads only the config and the processor (small files), never the weights. A processor that needs
+    torchvision where it is missing (and has no image-only fallback) is refused here with the install
+    command, before any training row is built.
     """
     from transformers import AutoConfig
     from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
@@ -180,10 +190,24 @@ def check_model(model: str, recipe: str, vision_pretrain: bool = False) -> None:
             f"{model!r} is a {config.model_type!r}. Use --vision-pretrain-steps 0 (a pretrained VLM has its "
             "own vision encoder)."
         )
-    if recipe == "multi-turn":
-        from proactive_gym.models import load_processor
+    from proactive_gym.models import load_processor
+    from proactive_gym.models.processors import TORCHVISION_FIX, needs_torchvision
 
-        check_tool_calling(load_processor(model), model)
+    try:
+        processor = load_processor(model)
+    except ImportError as err:
+        if not needs_torchvision(err):
+            raise
+        raise UsageError(
+            f"--model {model!r}: its processor needs torchvision, which is missing: {TORCHVISION_FIX}"
+        ) from None
+    except (OSError, ValueError) as err:
+        raise UsageError(
+            f"cannot load the processor of --model {model!r}: {err}. A checkpoint directory needs the tokenizer "
+            "and preprocessor files next to config.json, as on the hub."
+        ) from None
+    if recipe == "multi-turn":
+        check_tool_calling(processor, model)
 
 
 def check_tool_calling(processor: Any, model: str) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from proactive_gym.training import distributed
-from proactive_gym.training.args import Args
+from proactive_gym.training.args import Args, lora_target_modules
 from proactive_gym.training.checks import check_tool_calling
 from proactive_gym.training.episodes import EpisodeFactory
 from proactive_gym.training.rewards import EnvReward, MultiTurnReward, ParquetReward
@@ -66,7 +66,8 @@ def grpo_config(args: Args, output_dir: Path) -> Any:
 
 
 def lora_config(args: Args) -> Any:
-    """PEFT ``LoraConfig`` (the paper: r 16, alpha 16, dropout 0.1 on q_proj and k_proj), or None."""
+    """PEFT ``LoraConfig`` (the paper: r 16, alpha 16, dropout 0.1 on the language model's q_proj and
+    k_proj), or None."""
     if not args.use_lora:
         return None
     from peft import LoraConfig
@@ -75,7 +76,7 @@ def lora_config(args: Args) -> Any:
         r=args.lora_r,
         lora_alpha=args.lora_alpha,
         lora_dropout=args.lora_dropout,
-        target_modules=[m.strip() for m in args.lora_target_modules.split(",") if m.strip()],
+        target_modules=lora_target_modules(args.lora_target_modules),
         task_type="CAUSAL_LM",
     )
 
