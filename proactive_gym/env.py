@@ -257,6 +257,24 @@ class ProactiveEnv(gym.Env[dict, str]):
             self._refresh_observation()
         return self._observation(), reward, terminated, truncated, self._info()
 
+    def score(self, sample_id: Any, replies: list[str], reply: Any) -> tuple[float, dict[str, Any], bool]:
+        """Replay one reply without pixels: ``(reward, info, ended)`` of ``reply`` in the state that
+        ``replies`` reach in episode ``sample_id``, exactly what ``reset(options={"sample_id": sample_id,
+        "replies": replies})`` then ``step(reply)`` give, but no image is decoded (a reward reads none; GRPO
+        scores every sampled completion this way). It leaves no observation behind: ``reset()`` before the
+        next ``step()``."""
+
+        def no_pixels() -> None:
+            return None
+
+        self.__dict__.update(_refresh_observation=no_pixels, _observation=no_pixels)  # this call only
+        try:
+            self.reset(options={"sample_id": sample_id, "replies": list(replies)})
+            reward, terminated, truncated = self._advance(reply)
+        finally:
+            del self.__dict__["_refresh_observation"], self.__dict__["_observation"]
+        return reward, self._info(), terminated or truncated
+
     # ----- dynamics ----------------------------------------------------------------------------------------
     def _advance(self, action: Any) -> tuple[float, bool, bool]:
         """Judge one reply and move the state on; returns (reward, terminated, truncated)."""

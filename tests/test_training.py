@@ -22,11 +22,19 @@ import numpy as np
 import pytest
 from training_helpers import REPO, assert_only_lora_changed, lora_snapshot, script_sampler
 
-from proactive_gym.training.args import PRESETS, Args, parse_args
+from proactive_gym.protocol import letter
+from proactive_gym.training.args import PRESETS, SCENARIO_ORDER, Args, parse_args
 from proactive_gym.training.checks import UsageError, check_args, check_model
 from proactive_gym.training.compare import before_after_table, paired_changes
 from proactive_gym.training.rewards import EnvReward
-from proactive_gym.training.rows import build_rows, env_kwargs, make_env, pick_states, rows_to_dataset
+from proactive_gym.training.rows import (
+    build_rows,
+    env_kwargs,
+    make_env,
+    pick_states,
+    rows_to_dataset,
+    suggestion_path,
+)
 from proactive_gym.training.run import main, run
 from proactive_gym.training.trainer import by_tenth, make_trainer, reward_curve, tenths
 from proactive_gym.training.warmup import (
@@ -288,6 +296,32 @@ def test_reward_replays_replies_through_the_env(fixture_root):
     for text, value in zip(replies, first, strict=True):
         env.reset(options={"sample_id": 0})
         assert env.step(text)[1] == value
+
+
+@pytest.mark.parametrize("settings", [{}, {"history": True}, {"reference": True}])
+def test_score_is_reset_then_step_without_decoding_an_image(fixture_root, monkeypatch, settings):
+    import proactive_gym.env
+
+    kwargs = {**env_kwargs(_args(fixture_root, reward_suggestion=0.75), "test"), **settings}
+    checked = 0
+    for scenario in SCENARIO_ORDER:
+        env = make_env(scenario, kwargs)
+        for sample_id in env.unwrapped.sample_ids:
+            path = [] if settings.get("reference") else suggestion_path(env, sample_id)
+            for k in range(len(path) + 1):
+                _, info = env.reset(options={"sample_id": sample_id, "replies": path[:k]})
+                shown = [f"{letter(i)}. {o}" for i, o in enumerate(info["options"])]
+                for reply in [*shown, *info["options"], "zzz", ""]:
+                    env.reset(options={"sample_id": sample_id, "replies": path[:k]})
+                    _, reward, terminated, truncated, stepped = env.step(reply)
+                    with monkeypatch.context() as m:
+                        m.setattr(proactive_gym.env, "load_image", lambda *a, **k: pytest.fail("decoded"))
+                        replayed = env.unwrapped.score(sample_id, path[:k], reply)
+                    assert replayed == (reward, stepped, terminated or truncated)
+                    checked += 1
+        obs, _ = env.reset(options={"sample_id": env.unwrapped.sample_ids[0]})  # usable as before
+        assert obs["image"].ndim == 3
+    assert checked > 100
 
 
 # ----- GRPO steps ----------------------------------------------------------------------------------------

@@ -34,8 +34,9 @@ How it works, in the order ``proactive_gym.training.run.run()`` runs it (the cod
    With ``--data parquet`` the rows come from the authors' train parquet instead (``--train-data``,
    ``proactive_gym/training/parquet.py``) and the reward scores a reply against the row's own ground truth and
    proactive actions with the env's parser; the evaluation still runs on envs.
-3. The reward replays every sampled reply through the env's own scorer: rebuild the state with
-   ``env.reset(options={"sample_id": i, "replies": prefix})``, ``env.step(reply)``, return the reward
+3. The reward replays every sampled reply through the env's own scorer: what
+   ``env.reset(options={"sample_id": i, "replies": prefix})`` then ``env.step(reply)`` give, without
+   decoding the frames (``ProactiveEnv.score``), returns the reward
    (1 correct category, ``--reward-suggestion`` for a useful suggestion, 0 otherwise), so training and
    evaluation can never disagree on what "correct" means.
 4. (Optional, the CPU demo uses them) supervised stages that give a random tiny model what a pretrained

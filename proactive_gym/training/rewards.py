@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from proactive_gym.training import parquet
-from proactive_gym.training.rows import make_env, step_outcome
+from proactive_gym.training.rows import make_env
 
 if TYPE_CHECKING:
     from proactive_gym.training.episodes import ToolEpisode
@@ -27,8 +27,9 @@ class EnvReward:
     """Reward function for the single-turn recipe: replays each reply through the env of its row.
 
     Called by TRL as ``reward(prompts=..., completions=..., scenario=[...], sample_id=[...], replies=[...],
-    ...)``: for each completion it rebuilds the row's state with ``env.reset(options={"sample_id": id,
-    "replies": prefix})``, steps once with the completion's text and returns the env's reward. Envs are
+    ...)``: for each completion it replays the row's state and the completion's text through the env
+    (``ProactiveEnv.score``: what ``env.reset(options={"sample_id": id, "replies": prefix})`` then
+    ``env.step(text)`` give, without decoding the frames) and returns the env's reward. Envs are
     created lazily and cached per scenario in each process (each accelerate worker has its own).
     The share of each outcome (correct, useful_suggestion, abstain, ...) is logged as ``outcome/<name>``.
     """
@@ -47,8 +48,8 @@ class EnvReward:
 
     def score(self, scenario: str, sample_id: int, replies: list[str], reply: str) -> tuple[float, str]:
         """The env's reward and outcome for ``reply`` in the state reached by ``replies``."""
-        reward, info, _ = step_outcome(self.env(scenario), int(sample_id), replies, reply)
-        return reward, info["outcome"]
+        reward, info, _ = self.env(scenario).unwrapped.score(int(sample_id), replies, reply)
+        return float(reward), info["outcome"]
 
     def __call__(
         self,

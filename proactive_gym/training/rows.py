@@ -36,14 +36,6 @@ def make_env(scenario: str, kwargs: dict[str, Any]) -> Any:
     return gym.make(get_scenario(scenario).env_id, **kwargs)
 
 
-def step_outcome(
-    env: Any, sample_id: int, replies: list[str], reply: str
-) -> tuple[float, dict[str, Any], bool]:
-    env.reset(options={"sample_id": sample_id, "replies": replies})
-    _, reward, terminated, truncated, info = env.step(reply)
-    return float(reward), info, bool(terminated or truncated)
-
-
 def _next_suggestion(env: Any, sample_id: int, replies: list[str], info: dict[str, Any]) -> str | None:
     """A reply that is a useful suggestion in the current state and keeps the episode going, or None."""
     from proactive_gym.protocol import is_abstain
@@ -53,7 +45,7 @@ def _next_suggestion(env: Any, sample_id: int, replies: list[str], info: dict[st
     oracle = info.get("oracle")
     candidates = ([oracle] if oracle and oracle not in shown[len(shown) - 4 :] else []) + proactive
     for reply in candidates:
-        _, after, ended = step_outcome(env, sample_id, replies, reply)
+        _, after, ended = env.unwrapped.score(sample_id, replies, reply)  # no image decoded
         if after["outcome"] == "useful_suggestion" and not ended:
             return reply
     return None
