@@ -55,10 +55,11 @@ def main() -> None:
     parser.add_argument(
         "--data-root", help="a released-format data root (its train split) instead of synthetic data"
     )
+    parser.add_argument("--split", default="train", help="the split the rows come from")
     flags = parser.parse_args()
     data = {"data": "released", "data_root": flags.data_root} if flags.data_root else {}
     args = Args(model="tiny", train_envs="QuickDraw,COCO", **data)
-    kwargs = env_kwargs(args, "train")
+    kwargs = env_kwargs(args, flags.split)
     rows = build_rows(args.train_scenarios(), kwargs, flags.samples, 3, seed=0)
     todo = calls(rows)
     envs = {s: make_env(s, kwargs) for s in args.train_scenarios()}
@@ -71,8 +72,9 @@ def main() -> None:
             times.append(time.perf_counter() - start)
         best[name] = min(times) / len(todo)
     assert results["reset+step"] == results["score"], "score() disagrees with reset()+step()"
+    source = flags.data_root or "synthetic"
     print(
-        f"{len(todo)} reward calls ({len(rows)} rows of QuickDraw + COCO, synthetic train split), identical results"
+        f"{len(todo)} reward calls ({len(rows)} rows of QuickDraw + COCO, {source} {flags.split} split): identical"
     )
     for name, seconds in best.items():
         print(f"  {name:10s} {seconds * 1e3:.3f} ms per call")
