@@ -144,6 +144,24 @@ def test_rows_follow_the_trainer_format_and_infer_the_scenario(train_dir):
     assert len(rows_to_dataset(rows)) == 6
 
 
+def test_a_hub_snapshot_folder_gives_its_train_shards_only(tmp_path):
+    data = tmp_path / "snapshot" / "data"
+    for name in ("train-00000-of-00001.parquet", "test-00000-of-00001.parquet", "mine.parquet"):
+        _write(data / name, [_qd_first(0)])
+    assert [f.name for f in pdata.parquet_files(tmp_path / "snapshot")] == [
+        "mine.parquet",  # not named as a hub shard: kept
+        "train-00000-of-00001.parquet",
+    ]
+    assert len(pdata.load_parquet_rows(tmp_path / "snapshot")) == 2
+    (data / "train-00000-of-00001.parquet").unlink()
+    (data / "mine.parquet").unlink()
+    with pytest.raises(
+        pdata.ParquetDataError,
+        match=r"no train .parquet file under .*snapshot \(only shards of the split\(s\) test\)",
+    ):
+        pdata.parquet_files(tmp_path / "snapshot")
+
+
 def test_subsampling_is_seeded_and_deterministic(train_dir):
     def pick(seed, n=3):
         return [

@@ -41,6 +41,8 @@ N_CATEGORIES = 4
 
 _LETTER = re.compile(r"^\s*[A-Z]\.\s+")
 _OPTION_LINE = re.compile(r"^([A-Z])\. (.+)$")
+#: A hub shard's file name: ``<split>-<shard>-of-<shards>.parquet``.
+_SHARD = re.compile(r"^([A-Za-z0-9_.]+?)-\d+-of-\d+\.parquet$")
 
 
 class ParquetDataError(ValueError):
@@ -57,8 +59,16 @@ def normalise(text: str) -> str:
     return strip_letter(text).rstrip(".").strip().casefold()
 
 
+def split_of(file: Path) -> str | None:
+    """The split a hub shard's name gives (``test-00000-of-00002.parquet`` -> ``"test"``), else None."""
+    match = _SHARD.match(file.name)
+    return match.group(1) if match else None
+
+
 def parquet_files(path: str | Path) -> list[Path]:
-    """``path`` itself when it is a ``.parquet`` file, else every ``*.parquet`` below it (recursive, sorted)."""
+    """``path`` itself when it is a ``.parquet`` file, else every ``*.parquet`` below it (recursive, sorted)
+    except the shards of other splits: a hub snapshot's ``data/`` folder also holds ``test-*.parquet``,
+    which must not become training rows (files not named as hub shards are all kept)."""
     path = Path(path)
     if path.is_file():
         if path.suffix != ".parquet":
@@ -68,9 +78,15 @@ def parquet_files(path: str | Path) -> list[Path]:
         return [path]
     if not path.exists():
         raise ParquetDataError(f"no such file or folder: {path}; give {EXPECTED}, or the folder holding it")
-    files = sorted(path.rglob("*.parquet"))
-    if not files:
+    found = sorted(path.rglob("*.parquet"))
+    files = [f for f in found if split_of(f) in (None, "train")]
+    if not found:
         raise ParquetDataError(f"no .parquet file under {path}; expected {EXPECTED}")
+    if not files:
+        others = ", ".join(sorted({str(split_of(f)) for f in found}))
+        raise ParquetDataError(
+            f"no train .parquet file under {path} (only shards of the split(s) {others}); expected {EXPECTED}"
+        )
     return files
 
 
