@@ -679,6 +679,16 @@ def test_run_end_to_end_writes_adapter_table_and_config(fixture_root, tiny_model
     assert json.loads((out / "eval-after" / "config.json").read_text())["agent_options"]["adapter"] == str(
         out / "adapter"
     )
+    base = config["base_model"]
+    assert (base["name_or_path"], base["relative_to_adapter"]) == (str(out / "warmup-model"), "../warmup-model")
+    # The run directory moves: the adapter still finds its base through the recorded relative path.
+    from peft import PeftModel
+    from transformers import AutoModelForImageTextToText
+
+    moved = shutil.move(str(out), str(tmp_path / "moved"))
+    adapter = Path(moved) / "adapter"
+    model = AutoModelForImageTextToText.from_pretrained(str(adapter / base["relative_to_adapter"]))
+    assert PeftModel.from_pretrained(model, str(adapter)).peft_config["default"].r == 16
 
 
 def test_paired_changes_count_the_episodes_that_flipped(tmp_path):

@@ -59,6 +59,30 @@ def trained_model_path(args: Args, out: Path) -> str:
     return resolve_model(args, out, build=False)
 
 
+def base_model_record(model_path: str, adapter: Path) -> dict[str, str | None]:
+    """What the adapter was trained on: the base model as given (a hub id or a path), its absolute path and
+    its path relative to the adapter folder when it is a local folder (the tiny and warm-up models live in
+    the run directory, so a moved run directory still finds them), and the SHA-256 of its ``config.json``
+    (to check that another copy is the same base). PEFT's ``adapter_config.json`` holds the first only."""
+    import hashlib
+    import os
+
+    local = Path(model_path)
+    if not (local / "config.json").is_file():
+        return {
+            "name_or_path": model_path,
+            "absolute": None,
+            "relative_to_adapter": None,
+            "config_sha256": None,
+        }
+    return {
+        "name_or_path": model_path,
+        "absolute": str(local.resolve()),
+        "relative_to_adapter": os.path.relpath(local.resolve(), adapter.resolve()),
+        "config_sha256": hashlib.sha256((local / "config.json").read_bytes()).hexdigest(),
+    }
+
+
 def training_rows(args: Args) -> list[dict[str, Any]]:
     """The GRPO training rows of the run: env states (:func:`build_rows`) or the train parquet's rows."""
     if args.data == "parquet":
@@ -191,11 +215,12 @@ def run(args: Args) -> dict[str, Any]:
             logger.info("before/after:\n%s", table)
         for target in (out / "summary.json", adapter / "before_after.json"):
             target.write_text(json.dumps(summary, indent=2))
-        (adapter / "run_config.json").write_text(
-            json.dumps(
-                {"args": dataclasses.asdict(args), "env_kwargs": env_kwargs(args, args.train_split)}, indent=2
-            )
-        )
+        config = {
+            "args": dataclasses.asdict(args),
+            "env_kwargs": env_kwargs(args, args.train_split),
+            "base_model": base_model_record(model_path, adapter),
+        }
+        (adapter / "run_config.json").write_text(json.dumps(config, indent=2))
     distributed.barrier()  # the other ranks return once rank 0 has written everything
     return summary
 
