@@ -34,6 +34,17 @@ def letter(index: int) -> str:
     return chr(65 + index)
 
 
+#: The categories are the last four options shown (SPEC section 3); the proactive options come first.
+N_CATEGORIES = 4
+
+
+def split_options(options: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``(proactive, categories)``: the shown options before the last four, and the last four."""
+    options = list(options)
+    cut = max(0, len(options) - N_CATEGORIES)
+    return options[:cut], options[cut:]
+
+
 def is_abstain(option: str) -> bool:
     """True for the abstain option: its text contains "cannot" or "do not" (any case)."""
     low = option.lower()

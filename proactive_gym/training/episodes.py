@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from proactive_gym.training.rows import make_env
+from proactive_gym.training.rows import EnvCache
 
 
 class ToolEpisode:
@@ -22,8 +22,7 @@ class ToolEpisode:
     """
 
     def __init__(self, env_kwargs: dict[str, Any]):
-        self._env_kwargs = env_kwargs
-        self._envs: dict[str, Any] = {}
+        self._envs = EnvCache(env_kwargs)
         self.env: Any = None
         self.info: dict[str, Any] = {}
         self.done = False
@@ -32,9 +31,7 @@ class ToolEpisode:
 
     def reset(self, scenario: str, sample_id: int, replies: str, **_: Any) -> None:
         """Put the episode in the state of a training row (scenario, sample_id, replies prefix)."""
-        if scenario not in self._envs:
-            self._envs[scenario] = make_env(scenario, self._env_kwargs)
-        self.env = self._envs[scenario]
+        self.env = self._envs(scenario)
         _, self.info = self.env.reset(options={"sample_id": int(sample_id), "replies": json.loads(replies)})
         self.done, self.reward, self.revealed = False, 0.0, []
         return None

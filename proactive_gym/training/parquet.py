@@ -25,7 +25,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from proactive_gym.protocol import evaluate_reply, is_abstain
+from proactive_gym.protocol import N_CATEGORIES, evaluate_reply, is_abstain, split_options
 from proactive_gym.scenarios import SCENARIOS
 
 REQUIRED_COLUMNS = ("prompt", "ground_truth", "proactive_actions", "options", "images")
@@ -36,8 +36,6 @@ EXPECTED = (
 #: The scenarios of the authors' train split: they win when option texts fit several scenarios
 #: (COCO's "Move the camera to the left." also fits ROD's keywords).
 TRAIN_SCENARIOS = ("QuickDraw", "COCO")
-#: SPEC section 3: the 4 categories are the last options shown.
-N_CATEGORIES = 4
 
 _LETTER = re.compile(r"^\s*[A-Z]\.\s+")
 _OPTION_LINE = re.compile(r"^([A-Z])\. (.+)$")
@@ -194,7 +192,7 @@ def convert_row(record: dict[str, Any], where: str) -> dict[str, Any]:
         "proactive_actions": json.dumps(actions),
         "options": json.dumps(shown),
         # No useful action (e.g. QuickDraw's last frame): the suggestions still shown tell the scenario.
-        "scenario": infer_scenario(actions or shown[: max(0, len(shown) - N_CATEGORIES)]),
+        "scenario": infer_scenario(actions or split_options(shown)[0]),
     }
 
 

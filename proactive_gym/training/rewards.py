@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from proactive_gym.training import parquet
-from proactive_gym.training.rows import make_env
+from proactive_gym.training.rows import EnvCache
 
 if TYPE_CHECKING:
     from proactive_gym.training.episodes import ToolEpisode
@@ -37,14 +37,7 @@ class EnvReward:
     __name__ = "env_reward"
 
     def __init__(self, env_kwargs: dict[str, Any]):
-        self.env_kwargs = env_kwargs
-        self._envs: dict[str, Any] = {}
-
-    def env(self, scenario: str) -> Any:
-        """The cached env of ``scenario``."""
-        if scenario not in self._envs:
-            self._envs[scenario] = make_env(scenario, self.env_kwargs)
-        return self._envs[scenario]
+        self.env = EnvCache(env_kwargs)
 
     def score(self, scenario: str, sample_id: int, replies: list[str], reply: str) -> tuple[float, str]:
         """The env's reward and outcome for ``reply`` in the state reached by ``replies``."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from proactive_gym.protocol import is_abstain, split_options, to_messages
 from proactive_gym.training.args import SCENARIO_ORDER, Args
 
 
@@ -38,17 +39,31 @@ def make_env(scenario: str, kwargs: dict[str, Any]) -> Any:
 
 def _next_suggestion(env: Any, sample_id: int, replies: list[str], info: dict[str, Any]) -> str | None:
     """A reply that is a useful suggestion in the current state and keeps the episode going, or None."""
-    from proactive_gym.protocol import is_abstain
 
-    shown = list(info["options"])
-    proactive = [o for o in shown[: len(shown) - 4] if not is_abstain(o)]
+    actions, categories = split_options(info["options"])
+    proactive = [o for o in actions if not is_abstain(o)]
     oracle = info.get("oracle")
-    candidates = ([oracle] if oracle and oracle not in shown[len(shown) - 4 :] else []) + proactive
+    candidates = ([oracle] if oracle and oracle not in categories else []) + proactive
     for reply in candidates:
         _, after, ended = env.unwrapped.score(sample_id, replies, reply)  # no image decoded
         if after["outcome"] == "useful_suggestion" and not ended:
             return reply
     return None
+
+
+class EnvCache:
+    """One env per scenario, all made with the same ``gym.make`` arguments on first use (each process
+    holds its own): the rewards, the tool episodes and the warm-up's oracle replies replay through it."""
+
+    def __init__(self, kwargs: dict[str, Any]):
+        self.kwargs = kwargs
+        self._envs: dict[str, Any] = {}
+
+    def __call__(self, scenario: str) -> Any:
+        """The env of ``scenario``."""
+        if scenario not in self._envs:
+            self._envs[scenario] = make_env(scenario, self.kwargs)
+        return self._envs[scenario]
 
 
 def suggestion_path(env: Any, sample_id: int) -> list[str]:
@@ -76,7 +91,6 @@ def pick_states(path_length: int, n: int) -> list[int]:
 
 def prompt_and_images(obs: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Any]]:
     """The env's chat messages with image parts turned into TRL placeholders, and the images in order."""
-    from proactive_gym.protocol import to_messages
 
     messages, images = [], []
     for message in to_messages(obs):

@@ -10,8 +10,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from proactive_gym.protocol import N_CATEGORIES, is_abstain, letter
 from proactive_gym.training.args import SCENARIO_ORDER, Args
-from proactive_gym.training.rows import env_kwargs, make_env, prompt_and_images
+from proactive_gym.training.rows import EnvCache, env_kwargs, make_env, prompt_and_images
 
 logger = logging.getLogger("proactive_gym.training")
 
@@ -28,7 +29,6 @@ def warmup_target(
     first generated token names the choice ("Move", "I", "Vase"), which a small model learns to steer far
     more easily than a letter whose meaning changes with every shuffled option list.
     """
-    from proactive_gym.protocol import letter
 
     if rng.random() < oracle_fraction:
         j = next(i for i, option in enumerate(options) if oracle in (f"{letter(i)}. {option}", option))
@@ -42,9 +42,8 @@ def reply_form(options: list[str], j: int, reply_format: str) -> str:
     (text), ``"C. Vase."`` (letter); mixed: the text for one of the last four options (the categories) and
     ``"B."`` for the others; suggest-letter: ``"B."`` for a suggestion (neither a category nor the abstain
     option), the text for the others."""
-    from proactive_gym.protocol import is_abstain, letter
 
-    category = j >= len(options) - 4
+    category = j >= len(options) - N_CATEGORIES
     if reply_format == "mixed" and not category:
         return f"{letter(j)}."
     if reply_format == "suggest-letter" and not category and not is_abstain(options[j]):
@@ -61,8 +60,6 @@ def knowledge_rows(
     ``max_samples`` seeded episodes per scenario of ``kwargs``' split, with ``target`` = the correct
     category in ``reply_format``. Deterministic; same columns as :func:`build_rows` plus ``target``."""
     import numpy as np
-
-    from proactive_gym.protocol import letter
 
     rows = []
     for scenario in scenarios:
@@ -173,13 +170,12 @@ def vision_pretrain(
 
 def oracle_replies(rows: list[dict[str, Any]], kwargs: dict[str, Any]) -> list[str]:
     """The env's oracle reply (``info["oracle"]``) in the state of every row (privileged: targets only)."""
-    envs: dict[str, Any] = {}
+    envs = EnvCache(kwargs)
     replies = []
     for row in rows:
-        if row["scenario"] not in envs:
-            envs[row["scenario"]] = make_env(row["scenario"], kwargs)
-        env = envs[row["scenario"]]
-        _, info = env.reset(options={"sample_id": row["sample_id"], "replies": json.loads(row["replies"])})
+        _, info = envs(row["scenario"]).reset(
+            options={"sample_id": row["sample_id"], "replies": json.loads(row["replies"])}
+        )
         replies.append(info["oracle"])
     return replies
 
