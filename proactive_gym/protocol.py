@@ -133,3 +133,18 @@ def to_messages(obs: dict[str, Any]) -> list[dict[str, Any]]:
         messages.append({"role": "assistant", "content": [{"type": "text", "text": turn["reply"]}]})
     messages.append(user(obs["image"], obs["dialogue"]))
     return messages
+
+
+def openai_messages(obs: dict[str, Any], image_format: str = "png") -> list[dict[str, Any]]:
+    """:func:`to_messages` in the OpenAI chat-completions wire format, ready for any OpenAI-compatible
+    client: plain JSON, each image a ``{"type": "image_url", "image_url": {"url": "data:image/png;base64,..."}}``
+    part (``image_format="jpeg"`` for smaller requests). The ``openai:`` agent sends exactly this.
+
+    >>> import numpy as np
+    >>> msgs = openai_messages({"image": np.zeros((2, 2, 3), np.uint8), "dialogue": "What is it?"})
+    >>> [part["type"] for part in msgs[0]["content"]], msgs[0]["content"][0]["image_url"]["url"][:22]
+    (['image_url', 'text'], 'data:image/png;base64,')
+    """
+    from proactive_gym.agents.messages import observation_messages, to_openai_messages
+
+    return to_openai_messages(observation_messages(obs), image_format)

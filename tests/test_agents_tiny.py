@@ -26,6 +26,7 @@ def test_files_and_marker(tiny_dir: Path) -> None:
         "config.json",
         "generation_config.json",
         "model.safetensors",
+        "processing_image_only_qwen3_vl.py",
         "processor_config.json",
         "tokenizer.json",
         "tokenizer_config.json",
@@ -33,6 +34,29 @@ def test_files_and_marker(tiny_dir: Path) -> None:
     proc_cfg = json.loads((tiny_dir / "processor_config.json").read_text())
     assert proc_cfg["processor_class"] == PROCESSOR_CLASS_NAME
     assert proc_cfg["image_processor"]["patch_size"] == 16
+    assert proc_cfg["auto_map"] == {"AutoProcessor": f"processing_image_only_qwen3_vl.{PROCESSOR_CLASS_NAME}"}
+
+
+def test_auto_processor_gets_the_image_processor_offline(tiny_dir: Path, monkeypatch) -> None:
+    from PIL import Image
+    from transformers import AutoProcessor
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    processor = AutoProcessor.from_pretrained(str(tiny_dir), trust_remote_code=True)
+    assert type(processor).__name__ == PROCESSOR_CLASS_NAME
+    assert type(processor.image_processor).__name__ == "Qwen2VLImageProcessorPil"
+    messages = [{"role": "user", "content": [{"type": "text", "text": "What is it?"}]}]
+    with_image = [
+        {
+            "role": "user",
+            "content": [{"type": "image", "image": Image.new("RGB", (128, 128))}, *messages[0]["content"]],
+        }
+    ]
+    lengths = [
+        len(processor.apply_chat_template(m, tokenize=True, return_dict=True)["input_ids"][0])
+        for m in (messages, with_image)
+    ]
+    assert lengths[1] - lengths[0] == 16 + 2  # 128x128: 16 merged patches, plus vision start and end
 
 
 def test_same_seed_same_bytes_other_seed_other_weights(tiny_dir: Path, tmp_path: Path) -> None:

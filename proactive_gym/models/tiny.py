@@ -18,9 +18,14 @@ padding), ``processor_config.json`` (the PIL Qwen2-VL image processor) and ``cha
 
 How it loads: the stock ``Qwen3VLProcessor`` needs a video processor, which needs torchvision. The tiny
 model therefore uses :class:`ImageOnlyQwen3VLProcessor` (same behaviour, no video part), whose name is
-written as ``processor_class`` in ``processor_config.json``. ``AutoProcessor`` does not know that class;
-:func:`proactive_gym.models.load_processor` reads the marker and uses the subclass, and falls back to
-``AutoProcessor`` for every other model. The ``hf:`` agent and the trainer load processors through it.
+written as ``processor_class`` in ``processor_config.json``.
+:func:`proactive_gym.models.load_processor` reads that marker and uses the subclass (no remote code), and
+falls back to ``AutoProcessor`` for every other model; the ``hf:`` agent and the trainer load processors
+through it. For standard loaders the directory also ships the class as a processor module
+(``processing_image_only_qwen3_vl.py``) with an ``auto_map`` entry in ``processor_config.json``, so
+``AutoProcessor.from_pretrained(out_dir, trust_remote_code=True)`` and ``transformers serve out_dir
+--trust-remote-code`` get the image processor offline (without it they fall back to the bare tokenizer and
+drop every image).
 """
 
 from __future__ import annotations
@@ -36,6 +41,26 @@ logger = logging.getLogger(__name__)
 
 #: Name written as ``processor_class`` in ``processor_config.json``; the marker the loader looks for.
 PROCESSOR_CLASS_NAME = "ImageOnlyQwen3VLProcessor"
+
+#: The processor module written into the model directory for ``AutoProcessor`` (``auto_map``).
+PROCESSOR_MODULE = "processing_image_only_qwen3_vl"
+
+# Its source: the same class as :func:`image_only_processor_class`, self-contained (it needs only
+# transformers, so any process that trusts the directory's code can load it).
+_PROCESSOR_MODULE_SOURCE = f'''"""The tiny model's processor: Qwen3-VL's processor without the video part (no torchvision needed).
+
+Written by proactive_gym.models.build_tiny_qwen3_vl; loaded by AutoProcessor with trust_remote_code=True.
+"""
+
+from transformers import Qwen3VLProcessor
+
+
+class {PROCESSOR_CLASS_NAME}(Qwen3VLProcessor):
+    """Qwen3-VL processor for images only."""
+
+    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
+        super().__init__(image_processor=image_processor, tokenizer=tokenizer, chat_template=chat_template, **kwargs)
+'''
 
 #: Special tokens of the Qwen chat format, in the order they get ids (right after the BPE vocabulary).
 SPECIAL_TOKENS = (
@@ -357,12 +382,22 @@ def build_tiny_qwen3_vl(out_dir: str | Path, seed: int = 0, image_size: int = 25
     )
     model.save_pretrained(out)
     processor.save_pretrained(out)
+    _add_processor_module(out)
     # TRL matches the template byte for byte; make sure the file on disk is exactly TRL's text.
     (out / "chat_template.jinja").write_text(chat_template, encoding="utf-8")
     logger.info(
         "tiny Qwen3-VL (%d parameters) written to %s", sum(p.numel() for p in model.parameters()), out
     )
     return out
+
+
+def _add_processor_module(out: Path) -> None:
+    """Ship the processor class in ``out`` and point ``AutoProcessor`` at it (``auto_map``)."""
+    (out / f"{PROCESSOR_MODULE}.py").write_text(_PROCESSOR_MODULE_SOURCE, encoding="utf-8")
+    cfg_path = out / "processor_config.json"
+    cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    cfg["auto_map"] = {"AutoProcessor": f"{PROCESSOR_MODULE}.{PROCESSOR_CLASS_NAME}"}
+    cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def is_image_only_processor_dir(path: str | Path) -> bool:
