@@ -7,7 +7,9 @@
   opening it shows every turn: the image the agent saw, the prompt, the reply and what it did. Images are
   re-rendered from the env (``reset(options={"sample_id": id, "replies": replies[:k]})``), embedded as
   base64 JPEG thumbnails, at most ``images_per_scenario`` episodes per scenario and run and ``max_images``
-  in all, so the file stays small; other episodes show their text only.
+  in all, so the file stays small; the budget is shared fairly between the runs (see :func:`plan_images`)
+  and the page says how many episodes of each run have images; the others show their text only.
+  Open-mode episodes scored by a judge show what the judge found (``judged: suggestion`` ...).
 
 Any string a run holds (a reply, a path, a label) is safe in every file: the HTML embeds the episode data
 as JSON with ``<``, ``>``, ``&``, U+2028/U+2029 and lone surrogates escaped (no reply can end the data
@@ -47,8 +49,40 @@ OUTCOME_COLORS = {
     "unparsable": "#7b1fa2",
     "out_of_turns": "#546e7a",
     "unjudged": "#9e9e9e",
+    "judged: category": "#2e7d32",
+    "judged: suggestion": "#1565c0",
+    "judged: suggestion + category": "#00838f",
+    "judged: neither": "#c62828",
     "error": "#000000",
 }
+
+
+def judged_outcome(judge: dict[str, Any] | None) -> str | None:
+    """What an open-mode judge found, as a badge label; None when the episode was not judged."""
+    if not judge or judge.get("agg") is None:
+        return None
+    if judge.get("ps") and judge.get("cc"):
+        return "judged: suggestion + category"
+    if judge.get("ps"):
+        return "judged: suggestion"
+    return "judged: category" if judge.get("cc") else "judged: neither"
+
+
+def _judged_records(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records with each judged episode's "unjudged" outcomes replaced by the judge's verdict."""
+    out = []
+    for r in records:
+        verdict = judged_outcome(r.get("judge"))
+        if verdict is None:
+            out.append(r)
+            continue
+        steps = [
+            {**s, "outcome": verdict} if s.get("outcome") == "unjudged" else s for s in r.get("steps", [])
+        ]
+        out.append(
+            {**r, "outcome": verdict if r.get("outcome") == "unjudged" else r.get("outcome"), "steps": steps}
+        )
+    return out
 
 
 @dataclass
@@ -197,7 +231,7 @@ def plot_acc(runs: Sequence[Run], path: Path) -> None:
         lo = [max(0.0, a - c[0]) for a, c in zip(acc, ci, strict=True)]
         hi = [max(0.0, c[1] - a) for a, c in zip(acc, ci, strict=True)]
         ax.bar(x + (i - (len(runs) - 1) / 2) * width, acc, width, yerr=[lo, hi], capsize=3, label=run.label)
-    ax.set_xticks(x, cols)
+    ax.set_xticks(x, cols, rotation=30, ha="right", rotation_mode="anchor")  # long names never overlap
     ax.set_ylabel(f"{key} (%)")
     ax.set_ylim(0, 105)
     ax.set_title("Accuracy per scenario (95% bootstrap CI)" if key == "acc" else "agg per scenario (judged)")
@@ -216,10 +250,12 @@ def plot_outcomes(runs: Sequence[Run], path: Path) -> None:
 
     fig, axes = plt.subplots(1, len(runs), figsize=(5 * len(runs), 3.6), squeeze=False)
     for ax, run in zip(axes[0], runs, strict=True):
-        table = outcomes_per_turn(run.records)
+        table = outcomes_per_turn(_judged_records(run.records))
         turns = sorted(table)
         bottom = [0] * len(turns)
-        names = [o for o in (*OUTCOMES, "unjudged") if any(o in table[t] for t in turns)]
+        names = list(
+            dict.fromkeys(o for o in (*OUTCOMES, *OUTCOME_COLORS) if any(o in table[t] for t in turns))
+        )
         names += sorted({o for t in turns for o in table[t]} - set(names))
         for name in names:
             counts = [table[t].get(name, 0) for t in turns]
@@ -250,24 +286,53 @@ def _thumbnail(image: Any) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def plan_images(
+    runs: Sequence[Run], images_per_scenario: int, max_images: int
+) -> list[tuple[int, dict[str, Any]]]:
+    """Which episodes get images: ``(run index, record)`` pairs within the caps, shared fairly.
+
+    Episodes are taken in rounds: the first episode of every (run, scenario), then the second of each, and
+    so on up to ``images_per_scenario``; an episode whose turns no longer fit is skipped (a shorter one
+    later may still fit). A first pass gives each run at most its share of ``max_images`` (runs with long
+    episodes cannot crowd out the others); a second pass hands out what is left.
+    """
+    queues: list[tuple[int, list[dict[str, Any]]]] = []
+    for ri, run in enumerate(runs):
+        by_scenario: dict[str, list[dict[str, Any]]] = {}
+        for record in run.records:
+            if record.get("steps"):
+                by_scenario.setdefault(record["scenario"], []).append(record)
+        queues += [(ri, rs[: max(images_per_scenario, 0)]) for rs in by_scenario.values()]
+    chosen: dict[int, tuple[int, dict[str, Any]]] = {}
+    used, used_by_run = 0, [0] * len(runs)
+    rounds = max((len(q) for _, q in queues), default=0)
+    for run_cap in (max_images // max(len(runs), 1), max_images):
+        for k in range(rounds):
+            for ri, queue in queues:
+                if k >= len(queue) or id(queue[k]) in chosen:
+                    continue
+                n = len(queue[k]["steps"])
+                if used + n <= max_images and used_by_run[ri] + n <= run_cap:
+                    chosen[id(queue[k])] = (ri, queue[k])
+                    used += n
+                    used_by_run[ri] += n
+    return list(chosen.values())
+
+
 def render_images(
     runs: Sequence[Run], images_per_scenario: int, max_images: int
 ) -> dict[tuple[int, str, int, int], str]:
-    """Thumbnails keyed by (run index, scenario, sample_id, turn), within the caps."""
+    """Thumbnails keyed by (run index, scenario, sample_id, turn) for the episodes of :func:`plan_images`."""
     from proactive_gym.evaluation.runner import make_env_factory
 
     images: dict[tuple[int, str, int, int], str] = {}
+    plan = plan_images(runs, images_per_scenario, max_images)
     for ri, run in enumerate(runs):
         make_env = make_env_factory(run.config.get("env_kwargs", {}))
         envs: dict[str, Any] = {}
-        per_scenario: dict[str, int] = {}
         try:
-            for record in run.records:
+            for record in (r for i, r in plan if i == ri):
                 scenario = record["scenario"]
-                if per_scenario.get(scenario, 0) >= images_per_scenario or not record.get("steps"):
-                    continue
-                if len(images) + len(record["steps"]) > max_images:
-                    return images
                 if scenario not in envs:
                     try:
                         envs[scenario] = make_env(scenario)
@@ -279,7 +344,6 @@ def render_images(
                 env = envs[scenario]
                 if env is None:
                     continue
-                per_scenario[scenario] = per_scenario.get(scenario, 0) + 1
                 replies = [s["reply"] for s in record["steps"]]
                 for k in range(len(replies)):
                     try:
@@ -304,6 +368,22 @@ def render_images(
     return images
 
 
+def image_note(runs: Sequence[Run], images: dict[tuple[int, str, int, int], str]) -> str:
+    """One sentence: how many episodes of each run have images, and that the others are text only."""
+    shown = [len({(s, i) for ri, s, i, _ in images if ri == k}) for k in range(len(runs))]
+    parts = [
+        f"{n} of the {len(run.records)} episodes of {run.label}" for n, run in zip(shown, runs, strict=True)
+    ]
+    left = sum(len(run.records) for run in runs) - sum(shown)
+    text = "Images for " + "; ".join(parts) + "."
+    if left:
+        text += (
+            f" The other {left} episodes show their text only (caps: --images-per-scenario episodes per "
+            "scenario and run, --max-images images in all, shared across the runs)."
+        )
+    return text
+
+
 # ----------------------------------------------------------------------------------------------- html
 
 
@@ -322,7 +402,7 @@ def episode_data(runs: Sequence[Run], images: dict[tuple[int, str, int, int], st
     prompts: dict[str, int] = {}  # each distinct prompt stored once (turns and runs repeat them)
     episodes: dict[tuple[str, int], dict[str, Any]] = {}
     for ri, run in enumerate(runs):
-        for r in run.records:
+        for r in _judged_records(run.records):
             key = (r["scenario"], int(r["sample_id"]))
             ep = episodes.setdefault(
                 key, {"scenario": key[0], "sample_id": key[1], "runs": [None] * len(runs)}
@@ -500,7 +580,8 @@ def html_report(
         parts.append("</div>")
     blob = embed_json(episode_data(runs, images))
     parts += [
-        "<h2>Episodes</h2><div class='controls'>"
+        f"<h2>Episodes</h2><p class='muted' id='image-note'>{html.escape(image_note(runs, images))}</p>"
+        "<div class='controls'>"
         "scenario <select id='f-scenario'><option value=''>all</option>"
         "</select> outcome (any run) <select id='f-outcome'><option value=''>all</option></select> "
         "<button id='expand'>open / close all</button> "
@@ -552,4 +633,15 @@ def write_report(
     return written
 
 
-__all__ = ["write_report", "load_run", "markdown", "html_report", "episode_data", "render_images", "fmt"]
+__all__ = [
+    "write_report",
+    "load_run",
+    "markdown",
+    "html_report",
+    "episode_data",
+    "plan_images",
+    "render_images",
+    "image_note",
+    "judged_outcome",
+    "fmt",
+]
