@@ -75,18 +75,33 @@ def test_judged_open_mode_episodes_show_the_verdict():
 
 def test_scenario_labels_of_the_acc_plot_do_not_overlap(tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
+    import math
+
     import matplotlib.pyplot as plt
 
-    summary = {"agent": {"spec": "r"}, "envs": list(SCENARIOS), "mode": "mcqa", "metrics": {"scenarios": {s: {"acc": 50.0, "acc_ci": [40.0, 60.0]} for s in SCENARIOS},
-                                            "avg": {"acc": 50.0, "acc_ci": [45.0, 55.0]}}}  # fmt: skip
+    summary = {"agent": {"spec": "r"}, "envs": list(SCENARIOS), "mode": "mcqa",
+               "metrics": {"scenarios": {s: {"acc": 50.0, "acc_ci": [40.0, 60.0]} for s in SCENARIOS},
+                           "avg": {"acc": 50.0, "acc_ci": [45.0, 55.0]}}}  # fmt: skip
     figures = []
     monkeypatch.setattr(plt, "close", figures.append)  # keep the figure to measure it
-    plot_acc([Run(Path("r"), "r", {}, summary, [])], tmp_path / "acc.png")
+    # one run with a long label: its legend narrows the axes (where the labels used to overlap)
+    plot_acc([Run(Path("r"), "a-rather-long-run-label", {}, summary, [])], tmp_path / "acc.png")
     fig = figures[0]
+    fig.set_dpi(110)  # the dpi of the saved PNG
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
-    boxes = [label.get_window_extent(renderer) for label in fig.axes[0].get_xticklabels()]
-    assert [label.get_text() for label in fig.axes[0].get_xticklabels()] == [*SCENARIOS, "avg"]
-    for left, right in zip(boxes, boxes[1:], strict=False):
-        assert left.x1 < right.x0 + 1 or left.y0 > right.y1, "tick labels overlap"
+    labels = fig.axes[0].get_xticklabels()
+    assert [label.get_text() for label in labels] == [*SCENARIOS, "avg"]
+    for left, right in zip(labels, labels[1:], strict=False):
+        angle = math.radians(left.get_rotation())
+        if angle == 0:
+            a, b = left.get_window_extent(renderer), right.get_window_extent(renderer)
+            assert a.x1 < b.x0, (left.get_text(), right.get_text())
+            continue
+        # parallel rotated labels: the distance between their baselines must exceed the text height
+        step = fig.axes[0].transData.transform((1, 0))[0] - fig.axes[0].transData.transform((0, 0))[0]
+        left.set_rotation(0)
+        height = left.get_window_extent(renderer).height
+        left.set_rotation(math.degrees(angle))
+        assert step * math.sin(angle) > height, (left.get_text(), right.get_text())
     plt.close(fig)
