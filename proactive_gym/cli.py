@@ -95,6 +95,15 @@ def error_exit_status(summary: dict[str, Any], max_error_rate: float) -> int:
     return 1 if planned and errors / planned > max_error_rate else 0
 
 
+class _AgentsAction(argparse.Action):
+    """``--agent A [B ...]``: ``args.agent`` is the first spec, ``args.agents`` all of them."""
+
+    def __call__(
+        self, parser: Any, namespace: argparse.Namespace, values: Any, option_string: Any = None
+    ) -> None:
+        namespace.agent, namespace.agents = values[0], list(values)
+
+
 def add_eval_command(sub: Any) -> None:
     """The ``eval`` subcommand and its flags."""
     p = sub.add_parser(
@@ -104,7 +113,20 @@ def add_eval_command(sub: Any) -> None:
         formatter_class=HelpFormatter,
     )
     g = p.add_argument_group("what to run")
-    g.add_argument("--agent", default="oracle", help="agent spec (see `proactive-gym list`)")
+    g.add_argument(
+        "--agent",
+        nargs="+",
+        action=_AgentsAction,
+        default="oracle",
+        help="agent spec (see `proactive-gym list`); several: evaluated one after another into sibling "
+        "folders under --out, then one side-by-side report (default: oracle)",
+    )
+    g.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=1,
+        help="run every episode N times, epoch k with run seed --seed + k, and report the spread",
+    )
     g.add_argument("--envs", default="all", help="'all' or a comma list of scenarios, e.g. ROD,COCO")
     g.add_argument(
         "--data-root",
@@ -406,6 +428,9 @@ class LineProgress(Progress):
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Run ``proactive-gym eval``."""
+    specs = getattr(args, "agents", None) or [args.agent]
+    if len(specs) > 1 or args.epochs > 1:
+        return cmd_sweep(args, specs)
     from rich.panel import Panel
 
     from proactive_gym.evaluation import evaluate
@@ -471,6 +496,126 @@ def cmd_eval(args: argparse.Namespace) -> int:
             soft_wrap=True,
         )
     return status
+
+
+def cmd_sweep(args: argparse.Namespace, specs: list[str]) -> int:
+    """``eval`` with several ``--agent`` specs or ``--epochs`` > 1 (see :mod:`proactive_gym.evaluation.sweep`)."""
+    from rich.panel import Panel
+
+    from proactive_gym.evaluation.metrics import fmt
+    from proactive_gym.evaluation.sweep import run_name, sweep
+    from proactive_gym.evaluation.table import rich_table
+
+    console = _console()
+    out = Path(args.out) if args.out else default_out("sweep")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a folder for the runs: choose another --out")
+    for spec in specs:
+        one = argparse.Namespace(**{**vars(args), "agent": spec})
+        for epoch in range(args.epochs):
+            for note in preflight(one, out / run_name(spec, epoch, args.epochs)):
+                console.print(f"[yellow]note:[/] {note}", soft_wrap=True)
+        if args.epochs > 1 and not args.temperature and spec != "random":
+            how = "pass --temperature above 0 to sample" if ":" in spec else "it is deterministic"
+            console.print(
+                f"[yellow]note:[/] --epochs {args.epochs}: {spec} gives the same replies to the same "
+                f"observations in every epoch ({how}); its epochs differ only in reset seeds",
+                soft_wrap=True,
+            )
+
+    def options_for(spec: str, run_seed: int) -> dict[str, Any]:
+        return agent_options(argparse.Namespace(**{**vars(args), "agent": spec, "seed": run_seed}))
+
+    def on_run(run: Any) -> None:
+        avg = run.summary.avg
+        numbers = "  ".join(
+            f"{k} {fmt(avg.get(k), 2 if k == 'psr' else 1)}" for k in ("acc", "psr", "agg") if k in avg
+        )
+        console.print(f"done: {run.path}  (avg {numbers})", soft_wrap=True)
+
+    def progress() -> Progress | None:
+        if args.quiet:
+            return None
+        return RichProgress(console) if console.is_terminal else LineProgress(sys.stderr)
+
+    try:
+        result = sweep(
+            specs,
+            out=out,
+            epochs=args.epochs,
+            seed=args.seed,
+            agent_options=options_for,
+            progress=progress,
+            on_run=on_run,
+            envs=args.envs,
+            batch_size=args.batch_size or 8,
+            env_kwargs=env_kwargs(args),
+            max_episodes=args.max_episodes,
+            resume=args.resume,
+            force=args.force,
+            judge=args.judge,
+            judge_options={"base_url": args.judge_base_url} if args.judge_base_url else {},
+        )
+    except KeyboardInterrupt:
+        console.print(
+            f"\n[yellow]interrupted[/]: finished runs and episodes are saved in {out}; to finish, repeat the "
+            f"command with [bold]{'--resume' if args.out else f'--out {out} --resume'}[/]"
+        )
+        return 130
+    console.print(rich_table([r.summary.data for r in result.runs], [r.path.name for r in result.runs]))
+    if args.epochs > 1:
+        console.print(spread_table(result.spread, args.epochs))
+    console.print(
+        Panel.fit(
+            f"runs:   {out}/  ({len(result.runs)} runs, spread in {out / 'sweep.json'})\n"
+            f"report: {result.report.get('html', out / 'report')}",
+            border_style="dim",
+        )
+    )
+    failed = [r.path.name for r in result.runs if error_exit_status(r.summary.data, args.max_error_rate)]
+    if failed:
+        console.print(
+            f"[red]exit status 1[/]: more than --max-error-rate {args.max_error_rate:g} of the episodes "
+            f"errored in {', '.join(failed)} (repeat the command with --resume to run them again)",
+            soft_wrap=True,
+        )
+    return 1 if failed else 0
+
+
+def spread_table(spread: dict[str, dict[str, dict[str, Any]]], epochs: int) -> Any:
+    """A rich table of mean ± sd over epochs per agent and metric (scenarios as columns)."""
+    from rich import box
+    from rich.table import Table
+
+    from proactive_gym.evaluation.metrics import fmt
+
+    first = next(iter(spread.values()))
+    columns = list(first)
+    keys = sorted(
+        {k.rsplit("_", 1)[0] for row in first.values() for k in row},
+        key=["acc", "psr", "ps", "cc", "agg"].index,
+    )
+    table = Table(
+        title=f"spread over {epochs} epochs: mean ± sd",
+        title_style="bold",
+        header_style="bold cyan",
+        box=box.SIMPLE_HEAD,
+    )
+    table.add_column("agent")
+    table.add_column("")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for agent, rows in spread.items():
+        for key in keys:
+            digits = 2 if key == "psr" else 1
+            cells = [
+                "-"
+                if rows[c].get(f"{key}_mean") is None
+                else f"{fmt(rows[c][f'{key}_mean'], digits)} ± {fmt(rows[c][f'{key}_sd'], digits)}"
+                for c in columns
+            ]
+            table.add_row(agent if key == keys[0] else "", key, *cells)
+    return table
 
 
 def add_report_command(sub: Any) -> None:
