@@ -209,3 +209,27 @@ def test_help_prints_each_default_once(capsys):
             assert option.count("default") <= 1, option
     assert "--split SPLIT data split (default: test)" in texts["eval"]
     assert "--out OUT run directory (default: runs/<agent>-<time>)" in texts["eval"]
+
+
+def test_openai_messages_are_json_with_the_exact_pixels(make_env):
+    import base64
+    import io
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from proactive_gym.protocol import openai_messages
+
+    env = make_env("ROD", history=True)
+    obs, info = env.reset(seed=0, options={"sample_id": env.unwrapped.sample_ids[0]})
+    obs, *_ = env.step(info["oracle"])
+    messages = json.loads(json.dumps(openai_messages(obs)))  # plain JSON all the way
+    assert [m["role"] for m in messages] == ["user", "assistant", "user"]
+    assert messages[1]["content"] == info["oracle"]
+    image_part, text_part = messages[-1]["content"]
+    assert text_part == {"type": "text", "text": obs["dialogue"]}
+    header, data = image_part["image_url"]["url"].split(",", 1)
+    assert header == "data:image/png;base64"
+    pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB"))
+    assert np.array_equal(pixels, obs["image"])
