@@ -247,6 +247,12 @@ def image_only_processor_class() -> Any:
                 image_processor=image_processor, tokenizer=tokenizer, chat_template=chat_template, **kwargs
             )
 
+        def save_pretrained(self, save_directory: Any, *args: Any, **kwargs: Any) -> Any:
+            """Save as usual, plus the processor module and its ``auto_map`` (every copy stays loadable)."""
+            out = super().save_pretrained(save_directory, *args, **kwargs)
+            _add_processor_module(Path(save_directory))
+            return out
+
     ImageOnlyQwen3VLProcessor.__name__ = ImageOnlyQwen3VLProcessor.__qualname__ = PROCESSOR_CLASS_NAME
     _PROCESSOR_CLASS = ImageOnlyQwen3VLProcessor
     return ImageOnlyQwen3VLProcessor
@@ -381,8 +387,7 @@ def build_tiny_qwen3_vl(out_dir: str | Path, seed: int = 0, image_size: int = 25
         do_sample=False,
     )
     model.save_pretrained(out)
-    processor.save_pretrained(out)
-    _add_processor_module(out)
+    processor.save_pretrained(out)  # with the processor module and auto_map (see image_only_processor_class)
     # TRL matches the template byte for byte; make sure the file on disk is exactly TRL's text.
     (out / "chat_template.jinja").write_text(chat_template, encoding="utf-8")
     logger.info(
