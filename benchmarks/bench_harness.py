@@ -7,13 +7,13 @@ Both loops play the same episodes (every synthetic sample of the seven scenarios
 replies, on the same pre-built envs, and are timed in CPU seconds (the machine is shared; wall time is
 noisy). The bare loop is the least any evaluation must do: ``env.reset(options={"sample_id": i})`` then
 ``env.step(info["oracle"])`` until the episode ends. The harness loop is the runner behind ``evaluate``:
-``run_batched`` with the oracle agent, building every per-turn record and appending + flushing each
+``run_episodes`` with the oracle agent, building every per-turn record and appending + flushing each
 episode to ``episodes.jsonl``, at batch sizes 1 and 8. The overhead is ``harness / bare - 1`` (target:
 under 20%). The whole ``evaluate()`` call (env construction, planning, summary) is reported in wall
 seconds below that. Best of ``--repeats``.
 
 On a shared machine the two loops' difference is within the noise, so the harness's own cost is also
-measured alone: ``run_batched`` on a null env (no image, no parsing) with the same records and JSONL
+measured alone: ``run_episodes`` on a null env (no image, no parsing) with the same records and JSONL
 writing, in microseconds per turn, compared with the bare env's cost per turn.
 """
 
@@ -57,11 +57,11 @@ def bare_loop(names: list[str]) -> tuple[float, int]:
 
 
 def harness_loop(names: list[str], batch_size: int) -> tuple[float, int]:
-    """CPU seconds of the harness's episode loop (``run_batched`` with the oracle agent, per-episode
+    """CPU seconds of the harness's episode loop (``run_episodes`` with the oracle agent, per-episode
     records appended and flushed to ``episodes.jsonl``), envs pre-built as in the bare loop."""
     from proactive_gym.agents import make_agent
     from proactive_gym.evaluation.results import RunDir
-    from proactive_gym.evaluation.rollout import Task, run_batched
+    from proactive_gym.evaluation.rollout import Task, run_episodes
     from proactive_gym.evaluation.runner import episode_seed, make_env_factory
 
     envs = build_envs(names)
@@ -81,7 +81,7 @@ def harness_loop(names: list[str], batch_size: int) -> tuple[float, int]:
             run.append(record)
 
         t0 = time.process_time()
-        run_batched(
+        run_episodes(
             tasks,
             make_env_factory({}),
             make_agent("oracle"),
@@ -124,14 +124,14 @@ def null_env_loop(batch_size: int, episodes: int = 4000) -> float:
     """CPU microseconds per turn of the harness alone (runner, records, JSONL writing) on a null env."""
     from proactive_gym.agents import make_agent
     from proactive_gym.evaluation.results import RunDir
-    from proactive_gym.evaluation.rollout import Task, run_batched
+    from proactive_gym.evaluation.rollout import Task, run_episodes
 
     tasks = [Task("ROD", i, i, 1234) for i in range(episodes)]
     with tempfile.TemporaryDirectory() as tmp:
         run = RunDir(tmp)
         run.prepare({"bench": True})
         t0 = time.process_time()
-        run_batched(
+        run_episodes(
             tasks, lambda _: NullEnv(), make_agent("oracle"), batch_size, run.append, {"ROD": [NullEnv()]}
         )
         elapsed = time.process_time() - t0

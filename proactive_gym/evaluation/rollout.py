@@ -30,8 +30,9 @@ import logging
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
 from dataclasses import dataclass
+from queue import SimpleQueue
 from typing import Any
 
 from proactive_gym.agents.base import Agent, redact_secrets
@@ -105,7 +106,7 @@ class Episode:
     def step(self, reply: str) -> None:
         """Send ``reply`` to the env and record the turn."""
         if not isinstance(reply, str):
-            raise TypeError(f"agent returned {type(reply).__name__} instead of str: {reply!r}")
+            raise TypeError(f"agent returned {type(reply).__name__} instead of str: {repr(reply)[:200]}")
         seen = self.info
         prompt = self.obs.get("dialogue")
         self.obs, reward, terminated, truncated, info = self.env.step(reply)
@@ -318,8 +319,10 @@ def _run_streaming(
     start_next: Callable[[], Episode | None],
     advance: Callable[[Episode, str | BaseException], bool],
 ) -> None:
-    """The ``submit`` mode of :func:`run_episodes`: one future per episode in flight."""
+    """The ``submit`` mode of :func:`run_episodes`: one future per episode in flight. Finished futures
+    arrive on a queue (``add_done_callback``), so handling a reply costs the same at 16 or 256 in flight."""
     waiting: dict[Future[str], Episode] = {}
+    finished: SimpleQueue[Future[str]] = SimpleQueue()
 
     def submit(episode: Episode) -> None:
         try:
@@ -328,6 +331,7 @@ def _run_streaming(
             advance(episode, err)
             return
         waiting[future] = episode
+        future.add_done_callback(finished.put)
 
     try:
         while queue or waiting:
@@ -337,15 +341,14 @@ def _run_streaming(
                     submit(episode)
             if not waiting:
                 continue
-            done, _ = wait(list(waiting), return_when=FIRST_COMPLETED)
-            for future in done:
-                episode = waiting.pop(future)
-                try:
-                    reply: str | BaseException = future.result()
-                except Exception as err:  # noqa: BLE001 - a failed request ends its episode only
-                    reply = err
-                if advance(episode, reply):
-                    submit(episode)
+            future = finished.get()
+            episode = waiting.pop(future)
+            try:
+                reply: str | BaseException = future.result()
+            except Exception as err:  # noqa: BLE001 - a failed request ends its episode only
+                reply = err
+            if advance(episode, reply):
+                submit(episode)
     finally:
         for future in waiting:
             future.cancel()
