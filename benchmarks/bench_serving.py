@@ -308,8 +308,9 @@ def utilisation(
         "in_flight": in_flight,
         "requests": s["requests"],
         "max_in_flight": s["max_in_flight"],
+        # None: the in-flight count never reached the limit
         "util_steady": round(s["busy_full"] / (s["window_full_s"] * slots), 3)
-        if s["window_full_s"]
+        if s["window_full_s"] > 0
         else None,
         "util_work": round(s["busy_work"] / (s["window_work_s"] * slots), 3),
         "util_all": round(s["busy_all"] / (s["window_all_s"] * slots), 3),
@@ -386,9 +387,13 @@ def main() -> None:
     parser.add_argument("--project-latency", type=float, default=0.5, help="projection: seconds per request")
     parser.add_argument("--project-capacity", default="64,256", help="projection: server slots")
     parser.add_argument("--json", default=None)
+    parser.add_argument("--report", default=None, help="print the tables of a --json file written before")
     args = parser.parse_args()
     if args.serve:
         serve(args)
+        return
+    if args.report:
+        report(json.loads(Path(args.report).read_text()), args)
         return
 
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
@@ -442,7 +447,9 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
     """Print the tables and the projection."""
     rows = results.get("utilisation", [])
     if rows:
-        print(f"\nslot utilisation, mean latency {args.latency} s (steady: until the in-flight count last reached the limit / whole run):")
+        print(
+            f"\nslot utilisation, mean latency {args.latency} s (steady: until the in-flight count last reached the limit / whole run):"
+        )
         print(f"{'distribution':<14}{'in flight':>10}  {'new engine':>16}  {'old engine':>16}")
         keys = sorted(
             {(r["dist"], r["in_flight"]) for r in rows}, key=lambda k: (list(DISTS).index(k[0]), k[1])
@@ -451,7 +458,8 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
             cell = {}
             for r in rows:
                 if (r["dist"], r["in_flight"]) == (dist, n):
-                    cell[r["engine"]] = f"{r['util_steady'] or 0:.2f} / {r['util_all']:.2f}"
+                    steady = "-" if r["util_steady"] is None else f"{r['util_steady']:.2f}"
+                    cell[r["engine"]] = f"{steady} / {r['util_all']:.2f}"
             print(f"{dist:<14}{n:>10}  {cell.get('new', '-'):>16}  {cell.get('old', '-'):>16}")
     for row in results.get("failures", []):
         print(
@@ -463,25 +471,44 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
         print(f"client ceiling on one core, zero latency: {json.dumps(ceiling)}")
     new = [r for r in rows if r["engine"] == "new"]
     if new:
-        turns_per_episode = sum(r["turns"] for r in new) / sum(r["episodes"] for r in new)
-        requests = PAPER_EPISODES * turns_per_episode
-        rate_cap = ceiling["harness_synthetic_png_requests_per_s"] if ceiling else math.inf
-        print(
-            f"projection, {PAPER_EPISODES} episodes x {turns_per_episode:.2f} turns, {args.project_latency} s per request:"
-        )
+        results["projection"] = project(results, args)
+        print(f"projection: {json.dumps(results['projection'])}")
+
+
+def project(results: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """Wall time of the paper's 7,557 episodes at the measured turns per episode, against a server that
+    answers in ``--project-latency`` s and serves ``--project-capacity`` requests at once, with that many
+    in flight: requests x latency / (slots x utilisation), the utilisation measured (lognormal sigma 1,
+    whole run, drain included) at that in-flight limit, else at the largest measured one below it; never
+    faster than the client's ceiling (the harness at zero latency)."""
+    rows = results["utilisation"]
+    new = [r for r in rows if r["engine"] == "new"]
+    turns_per_episode = sum(r["turns"] for r in new) / sum(r["episodes"] for r in new)
+    requests = PAPER_EPISODES * turns_per_episode
+    ceiling = results.get("ceiling", {}).get("harness_synthetic_png_requests_per_s") or math.inf
+    out: dict[str, Any] = {
+        "episodes": PAPER_EPISODES,
+        "turns_per_episode": round(turns_per_episode, 3),
+        "latency_s": args.project_latency,
+        "client_ceiling_requests_per_s": ceiling,
+    }
+    for engine in ("new", "old"):
         for cap in (int(c) for c in args.project_capacity.split(",")):
-            for engine in ("new", "old"):
-                util = [
-                    r["util_all"]
-                    for r in rows
-                    if r["engine"] == engine and r["in_flight"] == cap and r["dist"] == "lognormal1"
-                ]
-                if not util:
-                    continue
-                wall = max(requests * args.project_latency / (cap * util[0]), requests / rate_cap)
-                print(
-                    f"  {cap} slots, {engine} engine (lognormal1 utilisation {util[0]:.2f}): {wall / 60:.1f} min"
-                )
+            measured = [
+                r
+                for r in rows
+                if r["engine"] == engine and r["dist"] == "lognormal1" and r["in_flight"] <= cap
+            ]
+            if not measured:
+                continue
+            row = max(measured, key=lambda r: r["in_flight"])
+            wall = max(requests * args.project_latency / (cap * row["util_all"]), requests / ceiling)
+            out[f"{engine}_{cap}_slots_min"] = round(wall / 60, 1)
+            out[f"{engine}_{cap}_slots_utilisation"] = {
+                "in_flight": row["in_flight"],
+                "util_all": row["util_all"],
+            }
+    return out
 
 
 if __name__ == "__main__":
