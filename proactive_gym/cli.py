@@ -661,7 +661,7 @@ def add_filter_command(sub: Any) -> None:
         help="keep the samples few probe models solve on the first turn; write a subset file",
         description="Drop every sample that at least THRESHOLD of the probe runs (one per model, same "
         "data) answered correctly on the first turn; write the kept ids as a --subset-file.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("runs", nargs="+", help="multiple-choice run directories, one per probe model")
     p.add_argument("--threshold", type=float, default=0.25, help="share of models that drops a sample")

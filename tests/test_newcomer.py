@@ -200,9 +200,9 @@ def test_hf_model_out_of_reach_fails_in_seconds_with_one_line(tmp_path, capsys, 
 def test_help_prints_each_default_once(capsys):
     parser = build_parser()
     texts = {}
-    for command in ("eval", "report"):
+    for command in ("eval", "report", "filter", "data synth"):
         with pytest.raises(SystemExit):
-            parser.parse_args([command, "--help"])
+            parser.parse_args([*command.split(), "--help"])
         texts[command] = text = " ".join(capsys.readouterr().out.split())
         assert "(default: None)" not in text and "(default: False)" not in text
         for option in re.split(r" (?=--[a-z])", text):
