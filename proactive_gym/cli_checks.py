@@ -94,7 +94,7 @@ def hf_cache_dir() -> Path:
     return Path(home).expanduser() / "hub"
 
 
-def check_hf_model(spec: str, timeout: float = 5.0) -> None:
+def check_hf_model(spec: str, timeout: float = 5.0, flag: str = "--agent") -> None:
     """``hf:<id>`` that is neither a local folder nor cached, with the hub out of reach: fail in seconds.
 
     Looks for a local folder, then the hub cache (``models--org--name/snapshots/*/config.json``); then,
@@ -108,16 +108,16 @@ def check_hf_model(spec: str, timeout: float = 5.0) -> None:
     if Path(model).expanduser().is_dir():
         return
     if model.startswith(("/", ".", "~")) or model.count("/") > 1:
-        raise ValueError(f"--agent {spec}: {model} is not a folder (a local model needs its folder's path)")
+        raise ValueError(f"{flag} {spec}: {model} is not a folder (a local model needs its folder's path)")
     snapshots = hf_cache_dir() / ("models--" + model.replace("/", "--")) / "snapshots"
     if any(snapshots.glob("*/config.json")):
         return
     fix = (
-        f"download it where there is internet (`hf download {model}`), or pass a local folder: --agent hf:DIR"
+        f"download it where there is internet (`hf download {model}`), or pass a local folder: {flag} hf:DIR"
     )
     if _truthy("HF_HUB_OFFLINE") or _truthy("TRANSFORMERS_OFFLINE"):
         raise ValueError(
-            f"--agent {spec}: offline mode is on and {model} is not in the Hugging Face cache "
+            f"{flag} {spec}: offline mode is on and {model} is not in the Hugging Face cache "
             f"({hf_cache_dir()}); {fix}"
         )
     endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
@@ -129,7 +129,7 @@ def check_hf_model(spec: str, timeout: float = 5.0) -> None:
     except (OSError, ValueError) as err:
         reason = getattr(err, "reason", err)
         raise ValueError(
-            f"--agent {spec}: {model} is not a local folder nor in the Hugging Face cache "
+            f"{flag} {spec}: {model} is not a local folder nor in the Hugging Face cache "
             f"({hf_cache_dir()}), and the hub {endpoint} cannot be reached ({reason}); {fix}"
         ) from None
 
@@ -153,4 +153,6 @@ def preflight(args: argparse.Namespace, out: Path) -> list[str]:
     check_envs_in_data_root(args.envs, args.data_root, args.data, args.split)
     check_judge(args.mode, args.judge, args.judge_base_url)
     check_hf_model(args.agent)
+    if args.mode == "open" and args.judge:
+        check_hf_model(args.judge, flag="--judge")
     return [n for n in notes if n]

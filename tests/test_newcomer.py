@@ -233,3 +233,11 @@ def test_openai_messages_are_json_with_the_exact_pixels(make_env):
     assert header == "data:image/png;base64"
     pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB"))
     assert np.array_equal(pixels, obs["image"])
+
+
+def test_an_hf_judge_out_of_reach_names_the_judge_flag(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    argv = ["eval", "--agent", "suggest", "--envs", "ROD", "--mode", "open", "--judge", "hf:Qwen/Qwen3-8B",
+            "--out", str(tmp_path / "r")]  # fmt: skip
+    assert error_of(capsys, argv).startswith("error: --judge hf:Qwen/Qwen3-8B: offline mode is on")
