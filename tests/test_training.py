@@ -306,7 +306,7 @@ def test_score_is_reset_then_step_without_decoding_an_image(fixture_root, monkey
     checked = 0
     for scenario in SCENARIO_ORDER:
         env = make_env(scenario, kwargs)
-        for sample_id in env.unwrapped.sample_ids:
+        for sample_id in env.unwrapped.sample_ids[:3]:
             path = [] if settings.get("reference") else suggestion_path(env, sample_id)
             for k in range(len(path) + 1):
                 _, info = env.reset(options={"sample_id": sample_id, "replies": path[:k]})
