@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -23,7 +24,7 @@ import pytest
 from training_helpers import REPO, assert_only_lora_changed, lora_snapshot, script_sampler
 
 from proactive_gym.protocol import letter
-from proactive_gym.training.args import PRESETS, SCENARIO_ORDER, Args, parse_args
+from proactive_gym.training.args import PRESETS, SCENARIO_ORDER, Args, lora_target_modules, parse_args
 from proactive_gym.training.checks import UsageError, check_args, check_model
 from proactive_gym.training.compare import before_after_table, paired_changes
 from proactive_gym.training.rewards import EnvReward
@@ -103,6 +104,8 @@ def test_defaults_are_the_paper_recipe_and_presets_yield_to_flags():
         ({"data": "released", "data_root": None}, "--data released needs --data-root"),
         ({"knowledge_envs": "ROD,Pong"}, "--knowledge-envs: unknown scenario 'Pong'"),
         ({"knowledge_samples": -1}, "--knowledge-samples must be >= 0"),
+        ({"lora_target_modules": "regex:(q_proj"}, "--lora-target-modules: not a regular expression"),
+        ({"lora_target_modules": " , "}, "--lora-target-modules: give module names such as q_proj,k_proj"),
         (
             {"sft_reply_format": "emoji"},
             "--sft-reply-format must be one of text, letter, mixed, suggest-letter",
@@ -154,6 +157,20 @@ def test_a_global_batch_that_does_not_fit_the_world_size_is_refused(monkeypatch,
     with pytest.raises(UsageError) as caught:
         check_args(Args(**{"model": "tiny", "report_to": "none", **overrides}))
     assert str(caught.value).startswith(message)
+
+
+def test_lora_names_are_kept_inside_the_language_model():
+    pattern = lora_target_modules("q_proj, k_proj")
+    assert pattern == r".*\.language_model\..*\.(q_proj|k_proj)"
+    paths = [
+        "model.language_model.layers.0.self_attn.q_proj",
+        "model.language_model.layers.1.self_attn.k_proj",
+        "model.language_model.layers.1.self_attn.v_proj",
+        "model.vision_tower.vision_model.encoder.layers.0.self_attn.q_proj",  # LLaVA-NeXT's CLIP
+        "model.visual.blocks.0.attn.qkv",
+    ]
+    assert [p for p in paths if re.fullmatch(pattern, p)] == paths[:2]
+    assert lora_target_modules(r"regex:.*\.(q_proj|k_proj)") == r".*\.(q_proj|k_proj)"  # as given
 
 
 def test_main_reports_bad_input_without_loading_anything(capsys):
@@ -680,7 +697,10 @@ def test_run_end_to_end_writes_adapter_table_and_config(fixture_root, tiny_model
         out / "adapter"
     )
     base = config["base_model"]
-    assert (base["name_or_path"], base["relative_to_adapter"]) == (str(out / "warmup-model"), "../warmup-model")
+    assert (base["name_or_path"], base["relative_to_adapter"]) == (
+        str(out / "warmup-model"),
+        "../warmup-model",
+    )
     # The run directory moves: the adapter still finds its base through the recorded relative path.
     from peft import PeftModel
     from transformers import AutoModelForImageTextToText
