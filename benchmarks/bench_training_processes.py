@@ -40,7 +40,7 @@ def run(processes: int, out: Path) -> dict[str, float]:
     script = str(ROOT / "training" / "grpo.py")
     launcher = [sys.executable] if processes == 1 else [sys.executable, "-m", "torch.distributed.run"]
     if processes > 1:
-        launcher += ["--nproc_per_node", str(processes)]
+        launcher += ["--standalone", "--nproc_per_node", str(processes)]
     start = time.perf_counter()
     proc = subprocess.Popen(
         [*launcher, script, *COMMAND, "--out", str(out)],

@@ -49,7 +49,8 @@ def _flags(fixture_root, out):
 
 
 def _torchrun(processes: int) -> list[str]:
-    return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes)]
+    """``torchrun`` on this machine with a free port (``--standalone``: other jobs may use the default one)."""
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes)]
 
 
 @pytest.mark.slow
