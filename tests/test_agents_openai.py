@@ -91,17 +91,26 @@ def test_timeout_is_retried(server: FakeOpenAIServer) -> None:
 
 
 def test_exhausted_retries_give_per_item_errors(server: FakeOpenAIServer) -> None:
-    # One worker: requests arrive in item order, so item 0 takes both 500s (first try + one retry).
-    server.queue_faults("500", "500")
-    with agent_for(server.url, concurrency=1, max_retries=1) as agent:
+    # One slot: requests arrive in item order, so item 0 takes the 500 and has no retry left.
+    server.queue_faults("500")
+    with agent_for(server.url, concurrency=1, max_retries=0) as agent:
         with pytest.raises(OpenAIBatchError) as caught:
             agent.act(observations(3), [{}] * 3)
     err = caught.value
     assert err.replies == [None, "R:q1", "R:q2"]
     assert err.errors[1:] == [None, None]
-    assert err.errors[0].startswith("OpenAIRequestError: failed after 2 attempts; last error: ")
+    assert err.errors[0].startswith("OpenAIRequestError: failed after 1 attempts; last error: ")
     assert "HTTP 500" in err.errors[0]
     assert str(err).startswith("1 of 3 requests failed")
+
+
+def test_a_backoff_frees_its_slot(server: FakeOpenAIServer) -> None:
+    # One slot; item 0 fails and waits about 0.5 s for its retry: items 1 and 2 are served meanwhile.
+    server.queue_faults("500")
+    with agent_for(server.url, concurrency=1, max_retries=1, backoff=0.5) as agent:
+        assert agent.act(observations(3), [{}] * 3) == ["R:q0", "R:q1", "R:q2"]
+    assert [last_user_text(body) for body in server.requests] == ["q0", "q1", "q2", "q0"]
+    assert server.statuses == ["500", 200, 200, 200]
 
 
 def test_client_error_is_not_retried(server: FakeOpenAIServer) -> None:
@@ -152,7 +161,11 @@ def test_round_robin_and_failover_to_a_live_server() -> None:
         # and once it refused, the dead server is skipped.
         with agent_for(f"{one.url},{two.url}", concurrency=1, max_retries=1, backoff=100.0) as agent:
             waits: list[float] = []
-            agent._sleep = waits.append  # type: ignore[method-assign]
+
+            async def record(seconds: float) -> None:
+                waits.append(seconds)
+
+            agent._asleep = record  # type: ignore[method-assign]
             assert agent.act(observations(6), [{}] * 6) == ["two"] * 6
             assert waits == []
             assert len(two.requests) == 5 + 6
@@ -216,9 +229,9 @@ def test_history_reaches_the_server_as_a_conversation(server: FakeOpenAIServer) 
 
 def test_item_by_item_retry_after_a_failed_batch_sends_nothing_new(server: FakeOpenAIServer) -> None:
     """The harness retries a failed batch item by item: settled items come back without new requests."""
-    server.queue_faults("500", "500")
+    server.queue_faults("500")
     obs = observations(3)
-    with agent_for(server.url, concurrency=1, max_retries=1) as agent:
+    with agent_for(server.url, concurrency=1, max_retries=0) as agent:
         with pytest.raises(OpenAIBatchError):
             agent.act(obs, [{}] * 3)
         sent = len(server.requests)
@@ -231,7 +244,7 @@ def test_item_by_item_retry_after_a_failed_batch_sends_nothing_new(server: FakeO
         assert agent.act([obs[0]], [{}]) == ["R:q0"]
         assert len(server.requests) == sent + 1
         # An equal but different observation object is always sent.
-        server.queue_faults("500", "500")
+        server.queue_faults("500")
         with pytest.raises(OpenAIBatchError):
             agent.act(obs[:2], [{}] * 2)
         assert agent.act([dict(obs[0])], [{}]) == ["R:q0"]

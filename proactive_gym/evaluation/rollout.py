@@ -243,9 +243,9 @@ def run_episodes(
 
     - an agent with ``in_flight > 0`` (the ``openai:`` agent: its ``concurrency``) answers one observation
       at a time through :meth:`Agent.submit`, which returns a future. Each episode advances as soon as its
-      own reply arrives: the engine keeps ``max(batch_size, in_flight + in_flight // 4 + 1)`` episodes
-      going, so the agent always has a next request queued and its ``in_flight`` slots stay busy while
-      work remains;
+      own reply arrives: the engine keeps ``max(batch_size, 2 * in_flight)`` episodes going, so the
+      agent always has next requests queued (also while some wait for a retry's backoff) and its
+      ``in_flight`` slots stay busy while work remains;
     - any other agent (scripted, ``hf:``, a custom ``act(observations, infos)``) gets one
       :meth:`Agent.act` call per turn on the episodes in flight (up to ``batch_size``), all of which are
       ready then; a batch that raises is retried item by item.
@@ -261,7 +261,7 @@ def run_episodes(
     queue = deque(tasks)
     pool = _EnvPool(list(queue), make_env, envs)
     slots = in_flight_limit(agent)
-    limit = max(batch_size, slots + slots // 4 + 1) if slots else batch_size
+    limit = max(batch_size, 2 * slots) if slots else batch_size
 
     def finish(episode: Episode) -> None:
         pool.give_back(episode.task.scenario, episode.env)
