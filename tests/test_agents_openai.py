@@ -161,11 +161,7 @@ def test_round_robin_and_failover_to_a_live_server() -> None:
         # and once it refused, the dead server is skipped.
         with agent_for(f"{one.url},{two.url}", concurrency=1, max_retries=1, backoff=100.0) as agent:
             waits: list[float] = []
-
-            async def record(seconds: float) -> None:
-                waits.append(seconds)
-
-            agent._asleep = record  # type: ignore[method-assign]
+            agent._sleep = waits.append  # type: ignore[method-assign]
             assert agent.act(observations(6), [{}] * 6) == ["two"] * 6
             assert waits == []
             assert len(two.requests) == 5 + 6

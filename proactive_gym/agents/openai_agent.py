@@ -5,9 +5,9 @@
 ... # doctest: +SKIP
 
 Each observation becomes a chat through :func:`proactive_gym.protocol.to_messages`; images travel as base64
-data URLs. Requests are independent, at most ``concurrency`` in flight (one asyncio event loop in a background
-thread over an ``httpx.AsyncClient``; a request waiting for a retry's backoff frees its slot), spread
-round-robin over the base URLs. The harness uses :meth:`OpenAIAgent.submit` (one
+data URLs. Requests are independent, at most ``concurrency`` in flight (a thread pool over one ``httpx``
+connection pool; a request waiting for a retry's backoff frees its slot), spread round-robin over the
+base URLs. The harness uses :meth:`OpenAIAgent.submit` (one
 observation -> a future reply, ``in_flight = concurrency``), so every episode advances as soon as its own
 reply arrives; :meth:`OpenAIAgent.act` answers a whole batch. :meth:`OpenAIAgent.check` probes each server
 (``GET /models``) before a run: down, wrong model name or refused key -> one ValueError naming the flag. A request that times out, cannot connect,
@@ -25,15 +25,13 @@ error message. Needs the ``[openai]`` extra (httpx).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
 import random
 import threading
 import time
-from collections.abc import Coroutine
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlparse
 
@@ -196,18 +194,15 @@ class OpenAIAgent(Agent):
         self._httpx = httpx
         self._secrets = (api_key,) if api_key else ()
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        # Requests run on one asyncio event loop in a background thread (httpx.AsyncClient): at most
-        # ``concurrency`` hold a slot (a request waiting for its retry's backoff does not), and one
-        # thread serves 256 requests in flight as cheaply as 16.
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="openai-agent", daemon=True)
-        self._thread.start()
-        self._client = httpx.AsyncClient(
+        self._client = httpx.Client(
             headers=headers,
             timeout=httpx.Timeout(self.timeout),
             limits=httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency),
         )
-        self._slots = asyncio.Semaphore(self.concurrency)
+        # Twice as many threads as slots: a request waiting for its retry's backoff sleeps in its thread
+        # without holding a slot (``_slots`` is held only while a request is on the wire).
+        self._pool = ThreadPoolExecutor(max_workers=2 * self.concurrency, thread_name_prefix="openai-agent")
+        self._slots = threading.BoundedSemaphore(self.concurrency)
         self.in_flight = self.concurrency  # the harness keeps this many submit() calls outstanding
         self._rng = random.Random()  # jitter only; never affects results
         self._lock = threading.Lock()
@@ -235,15 +230,8 @@ class OpenAIAgent(Agent):
                     return url
         return self.base_urls[index % n]
 
-    async def _asleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-
-    def _run(self, coro: Coroutine[Any, Any, str]) -> Future[str]:
-        """Schedule ``coro`` on the agent's event loop; a thread-safe future of its result."""
-        if self._closed:
-            coro.close()
-            raise RuntimeError("openai agent: used after close()")
-        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+    def _sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
 
     def _first_url_index(self) -> int:
         with self._lock:
@@ -263,10 +251,6 @@ class OpenAIAgent(Agent):
 
         Raises :class:`OpenAIRequestError` when every try failed or the server refused the request.
         """
-        return self._run(self._complete(messages, max_new_tokens)).result()
-
-    async def _complete(self, messages: list[dict[str, Any]], max_new_tokens: int | None = None) -> str:
-        """:meth:`complete` on the event loop: a slot is held only while a request is on the wire."""
         body = {
             "model": self.model,
             "messages": messages,
@@ -284,8 +268,8 @@ class OpenAIAgent(Agent):
             retry_after: float | None = None
             refused = False
             try:
-                async with self._slots:
-                    response = await self._client.post(f"{url}/chat/completions", json=body)
+                with self._slots:
+                    response = self._client.post(f"{url}/chat/completions", json=body)
             except httpx.TimeoutException as err:
                 last_error = f"{url}: timed out after {self.timeout:g} s ({type(err).__name__})"
             except (httpx.TransportError, OSError) as err:
@@ -320,7 +304,7 @@ class OpenAIAgent(Agent):
                     continue  # the server is down: go straight to another one that is not
                 wait = self._delay(attempt, retry_after)
                 logger.debug("openai agent: %s; retry %d in %.2f s", last_error, attempt + 1, wait)
-                await self._asleep(wait)
+                self._sleep(wait)
         raise OpenAIRequestError(f"failed after {self.max_retries + 1} attempts; last error: {last_error}")
 
     @staticmethod
@@ -348,10 +332,10 @@ class OpenAIAgent(Agent):
         if self._closed:
             raise RuntimeError("openai agent: generate() after close()")
 
-        futures = [
-            self._run(self._complete(to_openai_messages(conv, self.image_format), max_new_tokens))
-            for conv in conversations
-        ]
+        def one(conv: list[dict[str, Any]]) -> str:
+            return self.complete(to_openai_messages(conv, self.image_format), max_new_tokens)
+
+        futures = [self._pool.submit(one, conv) for conv in conversations]
         replies: list[str | None] = []
         errors: list[str | None] = []
         for future in futures:
@@ -370,9 +354,8 @@ class OpenAIAgent(Agent):
         :class:`OpenAIRequestError`. Requests beyond ``concurrency`` wait for a free slot."""
         if self._closed:
             raise RuntimeError("openai agent: submit() after close()")
-        # Encoded here, in the caller's thread (a bad observation raises here); the loop only does I/O.
-        messages = to_openai_messages(observation_messages(observation), self.image_format)
-        return self._run(self._complete(messages))
+        messages = observation_messages(observation)  # a bad observation raises here, not in a thread
+        return self._pool.submit(lambda: self.complete(to_openai_messages(messages, self.image_format)))
 
     def check(self, role: str = "agent") -> None:
         """Probe every base URL with ``GET /models`` (at most ``CHECK_SECONDS`` each) before a run.
@@ -387,9 +370,7 @@ class OpenAIAgent(Agent):
         for url in self.base_urls:
             where = f"{flags['url']} {url}"
             try:
-                response = asyncio.run_coroutine_threadsafe(
-                    self._client.get(f"{url}/models", timeout=timeout), self._loop
-                ).result()
+                response = self._client.get(f"{url}/models", timeout=timeout)
             except httpx.TimeoutException:
                 raise ServerCheckError(
                     f"{where}: no answer within {min(self.timeout, CHECK_SECONDS):g} s; is the server up? "
@@ -452,26 +433,13 @@ class OpenAIAgent(Agent):
             raise
 
     def close(self) -> None:
-        """Cancel the requests still going (a run stopped with Ctrl-C), close the connections and stop the
-        event loop's thread. Safe to call twice."""
+        """Stop the worker threads and close the connections. Safe to call twice. Requests still queued are
+        cancelled; one in flight (a run stopped with Ctrl-C) is not waited for."""
         if self._closed:
             return
         self._closed = True
-
-        async def shutdown() -> None:
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await self._client.aclose()
-
-        try:
-            asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(timeout=10)
-        finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-            if not self._thread.is_alive():
-                self._loop.close()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._client.close()
 
     def describe(self) -> dict[str, Any]:
         """Model, servers and request settings (never the API key), for the run summary."""
