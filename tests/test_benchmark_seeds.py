@@ -97,8 +97,14 @@ def test_seed_row_and_table():
     }
     assert seeds.table([row]).splitlines()[2] == (
         "| 3 | 0.250 -> 0.500 (+0.250) | yes | 15.0 -> 25.0 (5 / 3) | 10.0 -> 7.5 (1 / 2) | no "
-        "| 0.25 -> 1.75 | 4 -> 1 | 0 -> 2 | 0 -> 7 | 6 -> 0 |"
+        "| 0.25 -> 1.75 | 4 -> 1 | 0 -> 2 | 0 -> 7 | 6 -> 0 | - |"
     )
+    gained = {**row, "held_out_acc": [22.0, 32.0], "ceiling_held_out_acc": 44.0}
+    assert seeds.table([gained]).splitlines()[2].endswith("| 6 -> 0 | 44.0 |")
+    summary["after"]["ROD"]["acc"], summary["after"]["MVP-N"]["acc"] = 20.0, 20.0  # +10.0 held out
+    assert seeds.seed_row(summary, before, after)["target_b"] is True
+    summary["after"]["MVP-N"]["acc"] = 19.9  # +9.95
+    assert seeds.seed_row(summary, before, after)["target_b"] is False
 
 
 def test_a_finished_seed_with_the_same_flags_is_not_run_again(tmp_path, monkeypatch):

@@ -16,7 +16,7 @@ SCENARIO_ORDER = tuple(SCENARIOS)
 
 
 RECIPES = ("single-turn", "multi-turn")
-REPLY_FORMATS = ("text", "letter", "mixed", "suggest-letter")
+REPLY_FORMATS = ("text", "letter", "mixed", "suggest-letter", "hint")
 
 
 def _arg(default: Any, help: str) -> Any:
@@ -144,7 +144,21 @@ class Args:
         "'letter' (e.g. 'C. Vase.'), 'mixed' (a category as its text, 'Vase.'; any other option as its "
         "bare letter, 'B.', which parses whatever the option's wording) or 'suggest-letter' (a suggestion "
         "as its bare letter, the abstain option and the categories as their text, so that in the warm-up "
-        "a letter always names a suggestion). All are replies the env parses.",
+        "a letter always names a suggestion), or 'hint' (needs --recognizer: the letter the recognizer's line "
+        "names as its answer, with probability --sft-hint-answer-fraction, else the letter of the suggestion "
+        "it names; never chosen by the confidence or the correct answer). All are replies the env parses.",
+    )
+    sft_hint_answer_fraction: float = _arg(
+        0.75,
+        "--sft-reply-format hint: share of warm-up targets that copy the recognizer's answer letter (the rest "
+        "copy its suggestion letter). Below 1 so that GRPO's samples still ask now and then.",
+    )
+    recognizer: bool = _arg(
+        False,
+        "End every prompt (training rows and the before/after evaluation) with the frozen recognizer's line, "
+        "'Recognizer: E (8). Suggestion: A.': the offered category its clear-frame classifiers find most "
+        "likely, their confidence floor(10p) and the first shown suggestion (proactive_gym/training/"
+        "recognizer.py). States that show no suggestion are left out of the training rows.",
     )
     sft_oracle_fraction: float = _arg(
         0.0,
@@ -271,6 +285,30 @@ PRESETS: dict[str, dict[str, Any]] = {
         "max_completion_length": 16,
         "eval_max_episodes": 100,
         "eval_max_new_tokens": 16,
+        "eval_batch_size": 40,
+        "save_steps": 1000,
+        "torch_threads": 1,
+    },
+    "cpu-demo-recognizer": {
+        "model": "tiny",
+        "out": "runs/cpu-demo-recognizer",
+        "tiny_image_size": 128,
+        "max_train_samples": 64,
+        "states_per_sample": 3,
+        "recognizer": True,
+        "sft_steps": 400,
+        "sft_reply_format": "hint",
+        "sft_hint_answer_fraction": 0.75,
+        "reward_suggestion": 1.0,
+        "num_generations": 8,
+        "per_device_train_batch_size": 32,
+        "gradient_accumulation_steps": 1,
+        "learning_rate": 2e-3,
+        "lora_target_modules": "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
+        "max_steps": 300,
+        "max_completion_length": 8,
+        "eval_max_episodes": 100,
+        "eval_max_new_tokens": 8,
         "eval_batch_size": 40,
         "save_steps": 1000,
         "torch_threads": 1,

@@ -57,6 +57,17 @@ def check_args(args: Args) -> None:
         raise UsageError(
             f"--sft-reply-format must be one of {', '.join(REPLY_FORMATS)}, not {args.sft_reply_format!r}"
         )
+    if args.sft_reply_format == "hint" and not args.recognizer:
+        raise UsageError("--sft-reply-format hint copies the recognizer's letters: add --recognizer")
+    if not 0.0 <= args.sft_hint_answer_fraction <= 1.0:
+        raise UsageError(f"--sft-hint-answer-fraction must be in [0, 1], not {args.sft_hint_answer_fraction}")
+    if args.recognizer and (args.recipe != "single-turn" or args.data == "parquet"):
+        raise UsageError(
+            "--recognizer adds its line to env states of the single-turn recipe; it does not apply to "
+            f"--recipe {args.recipe} or --data {args.data}"
+        )
+    if args.recognizer and args.knowledge_samples > 0 and args.sft_reply_format == "hint":
+        raise UsageError("--sft-reply-format hint has no target for knowledge rows: set --knowledge-samples 0")
     if args.knowledge_samples < 0:
         raise UsageError(f"--knowledge-samples must be >= 0, not {args.knowledge_samples}")
     if args.vision_pretrain_steps < 0:

@@ -14,23 +14,39 @@ def evaluate_model(
     args: Args, model_path: str, adapter: str | None, scenarios: list[str], out_dir: Path
 ) -> dict[str, dict[str, float]]:
     """acc and psr per scenario of ``model_path`` (+ ``adapter``) with the project's harness."""
-    from proactive_gym.evaluation import evaluate
+    from proactive_gym.agents import make_agent
 
     options: dict[str, Any] = {"max_new_tokens": args.eval_max_new_tokens, "batch_size": args.eval_batch_size}
     if adapter:
         options["adapter"] = adapter
-    summary = evaluate(
-        f"hf:{model_path}",
+    agent: Any = f"hf:{model_path}"
+    if args.recognizer:  # the same prompt line as the training rows
+        from proactive_gym.training.recognizer import HintedAgent, Recognizer, train_root
+
+        agent = HintedAgent(make_agent(agent, **options), Recognizer.for_train_root(train_root(args)))
+    try:
+        summary = run_evaluation(args, agent, scenarios, out_dir, options)
+    finally:
+        if not isinstance(agent, str):
+            agent.close()
+    return {s: {"acc": float(summary.acc[s]), "psr": float(summary.psr[s])} for s in scenarios}
+
+
+def run_evaluation(args: Args, agent: Any, scenarios: list[str], out_dir: Path, options: dict[str, Any]) -> Any:
+    """The harness run of :func:`evaluate_model` (``agent``: a spec or an Agent)."""
+    from proactive_gym.evaluation import evaluate
+
+    return evaluate(
+        agent,
         envs=scenarios,
         out=str(out_dir),
         batch_size=args.eval_batch_size,
         env_kwargs=env_kwargs(args, args.eval_split),
         seed=args.seed,
         max_episodes=args.eval_max_episodes,
-        agent_options=options,
+        agent_options=options if isinstance(agent, str) else None,
         force=True,
     )
-    return {s: {"acc": float(summary.acc[s]), "psr": float(summary.psr[s])} for s in scenarios}
 
 
 def read_episodes(run: Path) -> list[dict[str, Any]]:

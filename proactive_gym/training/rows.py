@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from proactive_gym.protocol import is_abstain, split_options, to_messages
+from proactive_gym.protocol import is_abstain, letter, split_options, to_messages
 from proactive_gym.training.args import SCENARIO_ORDER, Args
+from proactive_gym.training.recognizer import hint_line, with_line
 
 
 def env_kwargs(args: Args, split: str) -> dict[str, Any]:
@@ -106,7 +107,12 @@ def prompt_and_images(obs: dict[str, Any]) -> tuple[list[dict[str, Any]], list[A
 
 
 def build_rows(
-    scenarios: list[str], kwargs: dict[str, Any], max_samples: int | None, states_per_sample: int, seed: int
+    scenarios: list[str],
+    kwargs: dict[str, Any],
+    max_samples: int | None,
+    states_per_sample: int,
+    seed: int,
+    recognizer: Any = None,
 ) -> list[dict[str, Any]]:
     """Training rows: env states of ``scenarios`` along each sampled episode's useful-suggestion path.
 
@@ -115,6 +121,12 @@ def build_rows(
     ``images``, ``scenario``, ``sample_id``, ``replies`` (JSON list: the replies that led to this state),
     ``state`` (its index on the path), ``path_length``, ``options`` (JSON list of the shown options) and
     ``seed``.
+
+    With a ``recognizer`` (:class:`~proactive_gym.training.recognizer.Recognizer`) every prompt ends with
+    its line (the same line :class:`~proactive_gym.training.recognizer.HintedAgent` adds in evaluation),
+    the row gets a ``hint`` column (JSON: ``answer`` and ``suggestion`` letters, ``confidence``), and
+    states that show no suggestion are left out: in the reference rules only COCO's last (clear) crop
+    shows none, so "Suggestion: none." would tell clear from unclear states in training and nowhere else.
     """
     import numpy as np
 
@@ -129,6 +141,19 @@ def build_rows(
             path = suggestion_path(env, sample_id)
             for k in pick_states(len(path), states_per_sample):
                 obs, info = env.reset(options={"sample_id": sample_id, "replies": path[:k]})
+                extra = {}
+                if recognizer is not None:
+                    seen = recognizer.read(obs["image"], info["options"], scenario)
+                    if seen["suggestion"] is None:
+                        continue
+                    obs = with_line(obs, hint_line(seen["answer"], seen["p"], seen["suggestion"]))
+                    extra["hint"] = json.dumps(
+                        {
+                            "answer": None if seen["answer"] is None else letter(seen["answer"]),
+                            "confidence": seen["confidence"],
+                            "suggestion": letter(seen["suggestion"]),
+                        }
+                    )
                 prompt, images = prompt_and_images(obs)
                 rows.append(
                     {
@@ -141,6 +166,7 @@ def build_rows(
                         "path_length": len(path),
                         "options": json.dumps(list(info["options"])),
                         "seed": seed,
+                        **extra,
                     }
                 )
         env.close()

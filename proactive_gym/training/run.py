@@ -83,6 +83,15 @@ def base_model_record(model_path: str, adapter: Path) -> dict[str, str | None]:
     }
 
 
+def recognizer_of(args: Args) -> Any:
+    """The frozen recognizer of ``--recognizer`` (trained on the run's train split, cached), else None."""
+    if not args.recognizer:
+        return None
+    from proactive_gym.training.recognizer import Recognizer, train_root
+
+    return Recognizer.for_train_root(train_root(args))
+
+
 def training_rows(args: Args) -> list[dict[str, Any]]:
     """The GRPO training rows of the run: env states (:func:`build_rows`) or the train parquet's rows."""
     if args.data == "parquet":
@@ -99,7 +108,12 @@ def training_rows(args: Args) -> list[dict[str, Any]]:
         return rows
     train = args.train_scenarios()
     rows = build_rows(
-        train, env_kwargs(args, args.train_split), args.max_train_samples, args.states_per_sample, args.seed
+        train,
+        env_kwargs(args, args.train_split),
+        args.max_train_samples,
+        args.states_per_sample,
+        args.seed,
+        recognizer=recognizer_of(args),
     )
     logger.info("%d training rows from %s", len(rows), ", ".join(train))
     return rows

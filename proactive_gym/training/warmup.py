@@ -37,6 +37,17 @@ def warmup_target(
     return reply_form(options, j, reply_format)
 
 
+def hint_target(hint: dict[str, Any], answer_fraction: float, rng: Any) -> str:
+    """A warm-up target of the ``hint`` form: the letter the recognizer's line names as its answer (``"E."``)
+    with probability ``answer_fraction``, else the letter of the suggestion it names (``"A."``).
+
+    The draw never looks at the confidence or at what is correct: the warm-up teaches the model to copy
+    one of the line's two letters, and GRPO alone learns which one to copy when."""
+    if hint["answer"] is not None and rng.random() < answer_fraction:
+        return f"{hint['answer']}."
+    return f"{hint['suggestion']}."
+
+
 def reply_form(options: list[str], j: int, reply_format: str) -> str:
     """Option ``j`` of ``options`` written in ``reply_format`` (one of :data:`REPLY_FORMATS`): ``"Vase."``
     (text), ``"C. Vase."`` (letter); mixed: the text for one of the last four options (the categories) and
@@ -221,6 +232,8 @@ def format_warmup(
             prompt = with_images(pool[i]["prompt"], pool[i]["images"])
             if i >= len(rows):
                 target = pool[i]["target"]
+            elif args.sft_reply_format == "hint":
+                target = hint_target(json.loads(rows[i]["hint"]), args.sft_hint_answer_fraction, rng)
             else:
                 target = warmup_target(
                     json.loads(rows[i]["options"]),
