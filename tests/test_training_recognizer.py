@@ -103,17 +103,20 @@ def test_hinted_agent_shows_the_line_and_the_policy_answers_only_when_confident(
     ) == ["C."]  # nothing to ask for: answer
 
 
-def test_hint_targets_copy_one_of_the_two_letters_whatever_the_confidence():
+def test_hint_targets_answer_with_probability_confidence_over_nine():
     rng = np.random.default_rng(0)
-    hint = {"answer": "E", "confidence": 2, "suggestion": "A"}
-    assert [hint_target(hint, 1.0, rng) for _ in range(3)] == ["E."] * 3
-    assert [hint_target(hint, 0.0, rng) for _ in range(3)] == ["A."] * 3
-    assert hint_target({**hint, "answer": None}, 1.0, rng) == "A."
-    rng = np.random.default_rng(0)
-    draws = [hint_target(hint, 0.75, rng) for _ in range(1000)]
-    rng = np.random.default_rng(0)
-    expected = ["E." if rng.random() < 0.75 else "A." for _ in range(1000)]
-    assert draws == expected and draws.count("E.") == expected.count("E.")
+    sure = {"answer": "E", "confidence": 9, "suggestion": "A"}
+    unsure = {"answer": "E", "confidence": 0, "suggestion": "A"}
+    assert [hint_target(sure, rng) for _ in range(5)] == ["E."] * 5
+    assert [hint_target(unsure, rng) for _ in range(5)] == ["A."] * 5
+    assert hint_target({**sure, "answer": None}, rng) == "A."
+    half = {"answer": "C", "confidence": 3, "suggestion": "B"}
+    rng = np.random.default_rng(7)
+    draws = [hint_target(half, rng) for _ in range(900)]
+    rng = np.random.default_rng(7)
+    expected = ["C." if rng.random() < 3 / 9 else "B." for _ in range(900)]
+    assert draws == expected
+    assert 250 < draws.count("C.") < 350  # about a third
 
 
 def test_category_classifiers_are_fit_on_clear_train_frames_only(fixture_root):
@@ -177,7 +180,6 @@ def test_rows_carry_the_line_and_drop_states_without_a_suggestion(fixture_root):
     [
         ({"sft_reply_format": "hint"}, "add --recognizer"),
         ({"recognizer": True, "recipe": "multi-turn"}, "does not apply to --recipe multi-turn"),
-        ({"recognizer": True, "sft_hint_answer_fraction": 1.5}, "must be in [0, 1]"),
     ],
 )
 def test_recognizer_settings_are_checked(overrides, message):
@@ -190,3 +192,40 @@ def test_recognizer_preset_trains_on_the_recognizer_line():
     assert demo.recognizer and demo.sft_reply_format == "hint" and demo.reward_suggestion == 1.0
     assert (demo.knowledge_samples, demo.vision_pretrain_steps) == (0, 0)
     check_args(demo)
+
+
+def test_run_with_the_recognizer_trains_and_evaluates_with_the_line(fixture_root, tiny_model, tmp_path):
+    """A few GRPO steps through the whole run: hinted rows, the hint warm-up, the hinted evaluation."""
+    from proactive_gym.training.run import run
+
+    args = Args(
+        data="released",
+        data_root=str(fixture_root),
+        train_split="test",
+        eval_split="test",
+        report_to="none",
+        seed=0,
+        model=tiny_model,
+        out=str(tmp_path / "run"),
+        train_envs="QuickDraw,COCO",
+        eval_envs="MVP-N",
+        recognizer=True,
+        sft_reply_format="hint",
+        sft_steps=2,
+        sft_batch_size=2,
+        max_steps=2,
+        num_generations=4,
+        per_device_train_batch_size=8,
+        gradient_accumulation_steps=1,
+        max_completion_length=4,
+        eval_max_episodes=1,
+        eval_max_new_tokens=4,
+    )
+    summary = run(args)
+    out = tmp_path / "run"
+    assert (out / "adapter" / "adapter_config.json").exists()
+    assert sorted(summary["after"]) == ["COCO", "MVP-N", "QuickDraw"]
+    assert len(summary["reward"]["curve"]) == 2
+    for stage in ("eval-before", "eval-after"):
+        agent = json.loads((out / stage / "config.json").read_text())["agent"]
+        assert agent.endswith("+recognizer"), agent

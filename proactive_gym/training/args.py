@@ -145,13 +145,8 @@ class Args:
         "bare letter, 'B.', which parses whatever the option's wording) or 'suggest-letter' (a suggestion "
         "as its bare letter, the abstain option and the categories as their text, so that in the warm-up "
         "a letter always names a suggestion), or 'hint' (needs --recognizer: the letter the recognizer's line "
-        "names as its answer, with probability --sft-hint-answer-fraction, else the letter of the suggestion "
-        "it names; never chosen by the confidence or the correct answer). All are replies the env parses.",
-    )
-    sft_hint_answer_fraction: float = _arg(
-        0.75,
-        "--sft-reply-format hint: share of warm-up targets that copy the recognizer's answer letter (the rest "
-        "copy its suggestion letter). Below 1 so that GRPO's samples still ask now and then.",
+        "names as its answer with probability confidence / 9, else the letter of the suggestion it names; "
+        "never chosen by the correct answer or the reward). All are replies the env parses.",
     )
     recognizer: bool = _arg(
         False,
@@ -298,7 +293,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "recognizer": True,
         "sft_steps": 400,
         "sft_reply_format": "hint",
-        "sft_hint_answer_fraction": 0.75,
         "reward_suggestion": 1.0,
         "num_generations": 8,
         "per_device_train_batch_size": 32,

@@ -59,8 +59,6 @@ def check_args(args: Args) -> None:
         )
     if args.sft_reply_format == "hint" and not args.recognizer:
         raise UsageError("--sft-reply-format hint copies the recognizer's letters: add --recognizer")
-    if not 0.0 <= args.sft_hint_answer_fraction <= 1.0:
-        raise UsageError(f"--sft-hint-answer-fraction must be in [0, 1], not {args.sft_hint_answer_fraction}")
     if args.recognizer and (args.recipe != "single-turn" or args.data == "parquet"):
         raise UsageError(
             "--recognizer adds its line to env states of the single-turn recipe; it does not apply to "

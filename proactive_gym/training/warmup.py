@@ -37,13 +37,14 @@ def warmup_target(
     return reply_form(options, j, reply_format)
 
 
-def hint_target(hint: dict[str, Any], answer_fraction: float, rng: Any) -> str:
+def hint_target(hint: dict[str, Any], rng: Any) -> str:
     """A warm-up target of the ``hint`` form: the letter the recognizer's line names as its answer (``"E."``)
-    with probability ``answer_fraction``, else the letter of the suggestion it names (``"A."``).
+    with probability ``confidence / 9``, else the letter of the suggestion it names (``"A."``).
 
-    The draw never looks at the confidence or at what is correct: the warm-up teaches the model to copy
-    one of the line's two letters, and GRPO alone learns which one to copy when."""
-    if hint["answer"] is not None and rng.random() < answer_fraction:
+    A prior, not a policy: "the more confident, the likelier to answer", from the line alone. The draw
+    never looks at what is correct or at the reward, so where to draw the line (answer from which
+    confidence on) is left to GRPO."""
+    if hint["answer"] is not None and rng.random() < hint["confidence"] / 9:
         return f"{hint['answer']}."
     return f"{hint['suggestion']}."
 
@@ -233,7 +234,7 @@ def format_warmup(
             if i >= len(rows):
                 target = pool[i]["target"]
             elif args.sft_reply_format == "hint":
-                target = hint_target(json.loads(rows[i]["hint"]), args.sft_hint_answer_fraction, rng)
+                target = hint_target(json.loads(rows[i]["hint"]), rng)
             else:
                 target = warmup_target(
                     json.loads(rows[i]["options"]),
