@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from training_helpers import REPO, assert_only_lora_changed, lora_snapshot, script_sampler
+from training_helpers import REPO, assert_only_lora_changed, fixture_args, lora_snapshot, script_sampler
 
 from proactive_gym.protocol import letter
 from proactive_gym.training.args import PRESETS, SCENARIO_ORDER, Args, lora_target_modules, parse_args
@@ -49,16 +49,7 @@ from proactive_gym.training.warmup import (
 QUICKDRAW_SUGGESTION = "A. Add more details."
 
 
-def _args(fixture_root, **overrides):
-    base = dict(
-        data="released",
-        data_root=str(fixture_root),
-        train_split="test",
-        eval_split="test",
-        report_to="none",
-        seed=0,
-    )
-    return Args(**{**base, **overrides})
+_args = fixture_args
 
 
 # ----- arguments and bad input ------------------------------------------------------------------------

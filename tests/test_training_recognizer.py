@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+from training_helpers import fixture_args
 
 from proactive_gym.baselines.perception import Classifier, PerceptionModel, _read_entries, clear_frames
 from proactive_gym.scenarios import SCENARIOS
@@ -198,13 +199,8 @@ def test_run_with_the_recognizer_trains_and_evaluates_with_the_line(fixture_root
     """A few GRPO steps through the whole run: hinted rows, the hint warm-up, the hinted evaluation."""
     from proactive_gym.training.run import run
 
-    args = Args(
-        data="released",
-        data_root=str(fixture_root),
-        train_split="test",
-        eval_split="test",
-        report_to="none",
-        seed=0,
+    args = fixture_args(
+        fixture_root,
         model=tiny_model,
         out=str(tmp_path / "run"),
         train_envs="QuickDraw,COCO",

@@ -11,6 +11,22 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 
 
+def fixture_args(fixture_root: Path | str, **overrides: Any) -> Any:
+    """Training ``Args`` on the released-format test fixture (its test split trains and evaluates), no
+    loggers, seed 0, with ``overrides``."""
+    from proactive_gym.training.args import Args
+
+    base = dict(
+        data="released",
+        data_root=str(fixture_root),
+        train_split="test",
+        eval_split="test",
+        report_to="none",
+        seed=0,
+    )
+    return Args(**{**base, **overrides})
+
+
 def script_sampler(trainer: Any, policy: Callable[[int, list[int]], str]) -> None:
     """Replace the GRPO trainer's sampler: ``policy(index, prompt_ids) -> text`` gives each completion.
 

@@ -284,29 +284,23 @@ PRESETS: dict[str, dict[str, Any]] = {
         "save_steps": 1000,
         "torch_threads": 1,
     },
-    "cpu-demo-recognizer": {
-        "model": "tiny",
-        "out": "runs/cpu-demo-recognizer",
-        "tiny_image_size": 128,
-        "max_train_samples": 64,
-        "states_per_sample": 3,
-        "recognizer": True,
-        "sft_steps": 400,
-        "sft_reply_format": "hint",
-        "reward_suggestion": 1.0,
-        "num_generations": 8,
-        "per_device_train_batch_size": 32,
-        "gradient_accumulation_steps": 1,
-        "learning_rate": 2e-3,
-        "lora_target_modules": "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
-        "max_steps": 300,
-        "max_completion_length": 8,
-        "eval_max_episodes": 100,
-        "eval_max_new_tokens": 8,
-        "eval_batch_size": 40,
-        "save_steps": 1000,
-        "torch_threads": 1,
-    },
+}
+
+
+#: ``cpu-demo-recognizer`` (work in progress, training/README.md): ``cpu-demo``'s model, data and GRPO budget, with
+#: the frozen recognizer's prompt line in place of vision pretraining and the knowledge phase, and the
+#: ``hint`` warm-up form.
+PRESETS["cpu-demo-recognizer"] = {
+    **PRESETS["cpu-demo"],
+    "out": "runs/cpu-demo-recognizer",
+    "recognizer": True,
+    "knowledge_samples": 0,
+    "vision_pretrain_steps": 0,
+    "sft_steps": 400,
+    "sft_reply_format": "hint",
+    "reward_suggestion": 1.0,
+    "max_completion_length": 8,
+    "eval_max_new_tokens": 8,
 }
 
 
